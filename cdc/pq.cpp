@@ -1,0 +1,54 @@
+#include "pq.hpp"
+
+#include <regex>
+
+namespace crosswalk::pq {
+
+std::string MaskDsn(const std::string& dsn) {
+  static const std::regex kv(R"((password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+))", std::regex::icase);
+  static const std::regex url(R"((postgres(?:ql)?://[^:/@\s]*:)([^@\s]*)(@))", std::regex::icase);
+  std::string masked = std::regex_replace(dsn, kv, "$1***");
+  return std::regex_replace(masked, url, "$1***$3");
+}
+
+Connection::Connection(const std::string& dsn) : conn_(PQconnectdb(dsn.c_str())) {
+  if (!conn_) throw Error(sqlstate::kInternalError, "out of memory connecting to " + MaskDsn(dsn));
+  if (PQstatus(conn_.get()) != CONNECTION_OK) {
+    std::string msg = PQerrorMessage(conn_.get());
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    throw Error("08006", "could not connect to " + MaskDsn(dsn) + ": " + msg);
+  }
+}
+
+Result Connection::Check(PGresult* raw, const std::string& what) {
+  ResultPtr r(raw);
+  ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_IN || st == PGRES_COPY_OUT ||
+      st == PGRES_COPY_BOTH) {
+    return Result(std::move(r));
+  }
+  const char* code = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
+  std::string msg = r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn_.get());
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  throw ServerError(code ? code : "08000", what + ": " + msg);
+}
+
+Result Connection::Exec(const std::string& sql) { return Check(PQexec(conn_.get(), sql.c_str()), "query failed"); }
+
+Result Connection::ExecParams(const std::string& sql, const std::vector<std::optional<std::string>>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  return Check(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                            nullptr, nullptr, 0),
+               "query failed");
+}
+
+std::optional<std::string> Connection::Scalar(const std::string& sql,
+                                              const std::vector<std::optional<std::string>>& params) {
+  Result r = params.empty() ? Exec(sql) : ExecParams(sql, params);
+  if (r.rows() == 0 || r.columns() == 0) return std::nullopt;
+  return r.get(0, 0);
+}
+
+}  // namespace crosswalk::pq

@@ -1,0 +1,9 @@
+// Module entry: the magic block and load-time initialisation.
+#include "postgres_headers.hpp"
+
+extern "C" {
+PG_MODULE_MAGIC;
+
+PGDLLEXPORT void _PG_init(void);
+void _PG_init(void) {}
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs the pg_regress suite (sql/schedule) against a throwaway cluster and
+# prints regression.diffs when anything differs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+pg_regress="$($PG_CONFIG --pkglibdir)/pgxs/src/test/regress/pg_regress"
+out="$root/build/regress"
+
+read -r dir port < <(scripts/pgcluster.sh start --owner $$ --conf "shared_preload_libraries = ''")
+trap 'scripts/pgcluster.sh stop "$dir"' EXIT INT TERM
+
+rm -rf "$out"
+mkdir -p "$out"
+# pg_regress writes its results as the calling user; the server only reads.
+status=0
+PGHOST=$dir PGPORT=$port PGUSER=postgres "$pg_regress" \
+  --inputdir="$root" --outputdir="$out" \
+  --bindir="$($PG_CONFIG --bindir)" \
+  --host="$dir" --port="$port" --user=postgres \
+  --schedule="$root/sql/schedule" --dbname=crosswalk_regress || status=$?
+if [ "$status" -ne 0 ] && [ -f "$out/regression.diffs" ]; then
+  echo "==== regression.diffs ====" >&2
+  cat "$out/regression.diffs" >&2
+fi
+exit $status
