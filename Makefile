@@ -15,6 +15,12 @@ BUILD_DIR ?= build
 CMAKE_BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
+# Tests, the demo and the benchmarks run on a private copy of PostgreSQL 15
+# with this tree's extension installed in it (scripts/pgroot.sh): no root
+# needed, and the system's PostgreSQL is never touched.
+PGROOT ?= $(or $(TMPDIR),/tmp)/crosswalk-pgroot-$(shell id -u)-$(shell echo '$(CURDIR)' | cksum | cut -d' ' -f1)
+export CROSSWALK_PG_BIN := $(PGROOT)/usr/lib/postgresql/15/bin
+
 # ---------------------------------------------------------------------------
 # The extension, built by PGXS from extension/*.cpp and the shared lib/*.cpp.
 # ---------------------------------------------------------------------------
@@ -50,22 +56,24 @@ install:
 	@$(MAKE) --no-print-directory install
 endif
 
-.PHONY: setup cmake-build test demo bench check-schedule regress unit-test format
+.PHONY: setup cmake-build pgroot test test-all demo bench check-schedule regress format
 
 setup:
 	@bash scripts/setup.sh
 
 cmake-build: setup
-	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(CMAKE_BUILD_TYPE) >/dev/null
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(CMAKE_BUILD_TYPE) -DCROSSWALK_PG_BIN=$(CROSSWALK_PG_BIN) >/dev/null
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+pgroot: all
+	@bash scripts/pgroot.sh $(PGROOT) $(MAKE) >/dev/null
 
 # `make test` re-enters make after setup so that PGXS is loaded on a machine
 # that had no server headers when this make started.
 test: setup
 	@$(MAKE) --no-print-directory test-all
 
-test-all: all cmake-build check-schedule
-	@bash scripts/install.sh $(MAKE)
+test-all: pgroot cmake-build check-schedule
 	@bash scripts/regress.sh
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900 -j 2
 
@@ -73,18 +81,15 @@ check-schedule:
 	@bash scripts/check-schedule.sh
 
 regress: setup
-	@$(MAKE) --no-print-directory all
-	@bash scripts/install.sh $(MAKE)
+	@$(MAKE) --no-print-directory pgroot
 	@bash scripts/regress.sh
 
 demo: setup
-	@$(MAKE) --no-print-directory all
-	@bash scripts/install.sh $(MAKE)
+	@$(MAKE) --no-print-directory pgroot
 	@bash scripts/demo.sh
 
 bench: setup
-	@$(MAKE) --no-print-directory all cmake-build
-	@bash scripts/install.sh $(MAKE)
+	@$(MAKE) --no-print-directory pgroot cmake-build CMAKE_BUILD_TYPE=Release
 	@bash bench/run.sh
 
 format:

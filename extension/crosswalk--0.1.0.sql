@@ -63,43 +63,46 @@ CREATE FUNCTION crosswalk.canonical_id_hash(crosswalk.canonical_id) RETURNS inte
 CREATE FUNCTION crosswalk.canonical_id_hash_extended(crosswalk.canonical_id, bigint) RETURNS bigint
   AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
 
-CREATE OPERATOR crosswalk.= (
+-- The operators live in pg_catalog, like those of the built-in types, so that
+-- `a.person = b.person` works whatever the caller's search_path; their
+-- argument types are ours, so they cannot clash with anything else.
+CREATE OPERATOR pg_catalog.= (
   LEFTARG = crosswalk.canonical_id, RIGHTARG = crosswalk.canonical_id,
-  FUNCTION = crosswalk.canonical_id_eq, COMMUTATOR = OPERATOR(crosswalk.=),
-  NEGATOR = OPERATOR(crosswalk.<>), RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES);
-CREATE OPERATOR crosswalk.<> (
+  FUNCTION = crosswalk.canonical_id_eq, COMMUTATOR = OPERATOR(pg_catalog.=),
+  NEGATOR = OPERATOR(pg_catalog.<>), RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES);
+CREATE OPERATOR pg_catalog.<> (
   LEFTARG = crosswalk.canonical_id, RIGHTARG = crosswalk.canonical_id,
-  FUNCTION = crosswalk.canonical_id_ne, COMMUTATOR = OPERATOR(crosswalk.<>),
-  NEGATOR = OPERATOR(crosswalk.=), RESTRICT = neqsel, JOIN = neqjoinsel);
-CREATE OPERATOR crosswalk.< (
+  FUNCTION = crosswalk.canonical_id_ne, COMMUTATOR = OPERATOR(pg_catalog.<>),
+  NEGATOR = OPERATOR(pg_catalog.=), RESTRICT = neqsel, JOIN = neqjoinsel);
+CREATE OPERATOR pg_catalog.< (
   LEFTARG = crosswalk.canonical_id, RIGHTARG = crosswalk.canonical_id,
-  FUNCTION = crosswalk.canonical_id_lt, COMMUTATOR = OPERATOR(crosswalk.>),
-  NEGATOR = OPERATOR(crosswalk.>=), RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
-CREATE OPERATOR crosswalk.<= (
+  FUNCTION = crosswalk.canonical_id_lt, COMMUTATOR = OPERATOR(pg_catalog.>),
+  NEGATOR = OPERATOR(pg_catalog.>=), RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+CREATE OPERATOR pg_catalog.<= (
   LEFTARG = crosswalk.canonical_id, RIGHTARG = crosswalk.canonical_id,
-  FUNCTION = crosswalk.canonical_id_le, COMMUTATOR = OPERATOR(crosswalk.>=),
-  NEGATOR = OPERATOR(crosswalk.>), RESTRICT = scalarlesel, JOIN = scalarlejoinsel);
-CREATE OPERATOR crosswalk.> (
+  FUNCTION = crosswalk.canonical_id_le, COMMUTATOR = OPERATOR(pg_catalog.>=),
+  NEGATOR = OPERATOR(pg_catalog.>), RESTRICT = scalarlesel, JOIN = scalarlejoinsel);
+CREATE OPERATOR pg_catalog.> (
   LEFTARG = crosswalk.canonical_id, RIGHTARG = crosswalk.canonical_id,
-  FUNCTION = crosswalk.canonical_id_gt, COMMUTATOR = OPERATOR(crosswalk.<),
-  NEGATOR = OPERATOR(crosswalk.<=), RESTRICT = scalargtsel, JOIN = scalargtjoinsel);
-CREATE OPERATOR crosswalk.>= (
+  FUNCTION = crosswalk.canonical_id_gt, COMMUTATOR = OPERATOR(pg_catalog.<),
+  NEGATOR = OPERATOR(pg_catalog.<=), RESTRICT = scalargtsel, JOIN = scalargtjoinsel);
+CREATE OPERATOR pg_catalog.>= (
   LEFTARG = crosswalk.canonical_id, RIGHTARG = crosswalk.canonical_id,
-  FUNCTION = crosswalk.canonical_id_ge, COMMUTATOR = OPERATOR(crosswalk.<=),
-  NEGATOR = OPERATOR(crosswalk.<), RESTRICT = scalargesel, JOIN = scalargejoinsel);
+  FUNCTION = crosswalk.canonical_id_ge, COMMUTATOR = OPERATOR(pg_catalog.<=),
+  NEGATOR = OPERATOR(pg_catalog.<), RESTRICT = scalargesel, JOIN = scalargejoinsel);
 
 CREATE OPERATOR CLASS crosswalk.canonical_id_ops
   DEFAULT FOR TYPE crosswalk.canonical_id USING btree AS
-    OPERATOR 1 crosswalk.<,
-    OPERATOR 2 crosswalk.<=,
-    OPERATOR 3 crosswalk.=,
-    OPERATOR 4 crosswalk.>=,
-    OPERATOR 5 crosswalk.>,
+    OPERATOR 1 pg_catalog.<,
+    OPERATOR 2 pg_catalog.<=,
+    OPERATOR 3 pg_catalog.=,
+    OPERATOR 4 pg_catalog.>=,
+    OPERATOR 5 pg_catalog.>,
     FUNCTION 1 crosswalk.canonical_id_cmp(crosswalk.canonical_id, crosswalk.canonical_id);
 
 CREATE OPERATOR CLASS crosswalk.canonical_id_hash_ops
   DEFAULT FOR TYPE crosswalk.canonical_id USING hash AS
-    OPERATOR 1 crosswalk.=,
+    OPERATOR 1 pg_catalog.=,
     FUNCTION 1 crosswalk.canonical_id_hash(crosswalk.canonical_id),
     FUNCTION 2 crosswalk.canonical_id_hash_extended(crosswalk.canonical_id, bigint);
 
@@ -130,7 +133,7 @@ CREATE TABLE crosswalk.person (
   person      crosswalk.canonical_id PRIMARY KEY,
   created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
   merged_into crosswalk.canonical_id REFERENCES crosswalk.person (person),
-  CONSTRAINT person_not_merged_into_self CHECK (merged_into OPERATOR(crosswalk.<>) person)
+  CONSTRAINT person_not_merged_into_self CHECK (merged_into OPERATOR(pg_catalog.<>) person)
 );
 CREATE INDEX person_merged_into_idx ON crosswalk.person (merged_into) WHERE merged_into IS NOT NULL;
 COMMENT ON TABLE crosswalk.person IS
@@ -181,7 +184,7 @@ DECLARE
   merged crosswalk.canonical_id;
   found_it boolean;
 BEGIN
-  SELECT true, x.merged_into INTO found_it, merged FROM crosswalk.person x WHERE x.person OPERATOR(crosswalk.=) p;
+  SELECT true, x.merged_into INTO found_it, merged FROM crosswalk.person x WHERE x.person OPERATOR(pg_catalog.=) p;
   IF found_it IS NULL THEN
     RAISE EXCEPTION 'unknown person %', p
       USING ERRCODE = 'undefined_object',
@@ -204,6 +207,18 @@ DECLARE
 BEGIN
   IF name IS NULL THEN
     RAISE EXCEPTION 'platform name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF name !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' THEN
+    RAISE EXCEPTION 'invalid platform name "%"', left(name, 100)
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'A platform name is 1 to 63 letters, digits, "_", "." or "-", starting with a letter or digit.';
+  END IF;
+  IF issuer = '' OR audience = '' THEN
+    RAISE EXCEPTION 'issuer and audience must be NULL or non-empty' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF jsonb_typeof(jwks) <> 'object' THEN
+    RAISE EXCEPTION 'jwks must be a JSON object (a JWK Set), not %', jsonb_typeof(jwks)
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'A JWK Set looks like {"keys": [...]}.';
   END IF;
   -- Re-registering is idempotent: it returns the same id and replaces only
   -- the settings that are given (NULL keeps the current value).
@@ -235,6 +250,10 @@ BEGIN
   IF platform IS NULL OR local_id IS NULL THEN
     RAISE EXCEPTION 'platform and local_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
   END IF;
+  IF local_id = '' OR octet_length(local_id) > 512 THEN
+    RAISE EXCEPTION 'invalid local_id: % bytes', octet_length(local_id)
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'A local user id is 1 to 512 bytes of text.';
+  END IF;
   pid := crosswalk._platform_id(platform);
 
   IF person IS NOT NULL THEN
@@ -243,7 +262,7 @@ BEGIN
     target := person;
     LOOP
       SELECT x.merged_into INTO merged FROM crosswalk.person x
-       WHERE x.person OPERATOR(crosswalk.=) target FOR SHARE;
+       WHERE x.person OPERATOR(pg_catalog.=) target FOR SHARE;
       IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown person %', person
           USING ERRCODE = 'undefined_object',
@@ -261,7 +280,7 @@ BEGIN
   SELECT a.person INTO existing FROM crosswalk.account a
    WHERE a.platform_id = pid AND a.local_id = link.local_id;
   IF existing IS NOT NULL THEN
-    IF target IS NULL OR existing OPERATOR(crosswalk.=) target THEN
+    IF target IS NULL OR existing OPERATOR(pg_catalog.=) target THEN
       RETURN existing;  -- idempotent
     END IF;
     RAISE EXCEPTION 'account % on platform "%" is already linked to person %', local_id, platform, existing
@@ -275,12 +294,12 @@ BEGIN
     INSERT INTO crosswalk.person (person) VALUES (target);
     created := true;
   ELSIF EXISTS (SELECT FROM crosswalk.account a
-                 WHERE a.person OPERATOR(crosswalk.=) target AND a.platform_id = pid) THEN
+                 WHERE a.person OPERATOR(pg_catalog.=) target AND a.platform_id = pid) THEN
     RAISE EXCEPTION 'person % already has an account on platform "%"', target, platform
       USING ERRCODE = 'unique_violation',
             DETAIL = format('Its account there is %s.',
                             (SELECT a.local_id FROM crosswalk.account a
-                              WHERE a.person OPERATOR(crosswalk.=) target AND a.platform_id = pid)),
+                              WHERE a.person OPERATOR(pg_catalog.=) target AND a.platform_id = pid)),
             HINT = 'A person has at most one account per platform; crosswalk.unlink() the other one first.';
   END IF;
 
@@ -297,13 +316,13 @@ BEGIN
   SELECT a.person INTO existing FROM crosswalk.account a
    WHERE a.platform_id = pid AND a.local_id = link.local_id;
   IF created THEN
-    DELETE FROM crosswalk.person x WHERE x.person OPERATOR(crosswalk.=) target;
+    DELETE FROM crosswalk.person x WHERE x.person OPERATOR(pg_catalog.=) target;
   END IF;
   IF existing IS NULL THEN
     RAISE EXCEPTION 'account % on platform "%" was linked and unlinked concurrently', local_id, platform
       USING ERRCODE = 'serialization_failure', HINT = 'Retry the transaction.';
   END IF;
-  IF created OR existing OPERATOR(crosswalk.=) target THEN
+  IF created OR existing OPERATOR(pg_catalog.=) target THEN
     RETURN existing;
   END IF;
   RAISE EXCEPTION 'account % on platform "%" is already linked to person %', local_id, platform, existing
@@ -346,10 +365,10 @@ BEGIN
     RETURN NULL;
   END IF;
   SELECT coalesce(x.merged_into, x.person) INTO live FROM crosswalk.person x
-   WHERE x.person OPERATOR(crosswalk.=) local_id.person;
+   WHERE x.person OPERATOR(pg_catalog.=) local_id.person;
   SELECT a.local_id INTO result
     FROM crosswalk.account a JOIN crosswalk.platform p ON p.platform_id = a.platform_id
-   WHERE p.name = local_id.platform AND a.person OPERATOR(crosswalk.=) live;
+   WHERE p.name = local_id.platform AND a.person OPERATOR(pg_catalog.=) live;
   IF result IS NULL THEN
     PERFORM crosswalk._platform_id(platform);
   END IF;
@@ -370,7 +389,7 @@ BEGIN
   SELECT b.local_id INTO result
     FROM crosswalk.platform pa
     JOIN crosswalk.account a ON a.platform_id = pa.platform_id
-    JOIN crosswalk.account b ON b.person OPERATOR(crosswalk.=) a.person
+    JOIN crosswalk.account b ON b.person OPERATOR(pg_catalog.=) a.person
     JOIN crosswalk.platform pb ON pb.platform_id = b.platform_id
    WHERE pa.name = from_platform AND a.local_id = translate.local_id AND pb.name = to_platform;
   IF result IS NULL THEN
@@ -394,28 +413,28 @@ BEGIN
   IF keep IS NULL OR absorb IS NULL THEN
     RAISE EXCEPTION 'merge needs two persons, got NULL' USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  IF keep OPERATOR(crosswalk.=) absorb THEN
+  IF keep OPERATOR(pg_catalog.=) absorb THEN
     RAISE EXCEPTION 'cannot merge person % into itself', keep USING ERRCODE = 'invalid_parameter_value';
   END IF;
   -- Lock both in a fixed order so two opposite merges cannot deadlock, and
   -- so a concurrent link waits for us.
   PERFORM FROM crosswalk.person x
-    WHERE x.person OPERATOR(crosswalk.=) ANY (ARRAY[keep, absorb])
+    WHERE x.person OPERATOR(pg_catalog.=) ANY (ARRAY[keep, absorb])
     ORDER BY x.person FOR UPDATE;
   k := crosswalk._live_person(keep);
   a := crosswalk._live_person(absorb);
-  IF k OPERATOR(crosswalk.=) a THEN
+  IF k OPERATOR(pg_catalog.=) a THEN
     RETURN k;  -- already one person: idempotent
   END IF;
   PERFORM FROM crosswalk.person x
-    WHERE x.person OPERATOR(crosswalk.=) ANY (ARRAY[k, a])
+    WHERE x.person OPERATOR(pg_catalog.=) ANY (ARRAY[k, a])
     ORDER BY x.person FOR UPDATE;
 
   SELECT p.name, ka.local_id AS keep_id, aa.local_id AS absorb_id INTO clash
     FROM crosswalk.account ka
     JOIN crosswalk.account aa ON aa.platform_id = ka.platform_id
     JOIN crosswalk.platform p ON p.platform_id = ka.platform_id
-   WHERE ka.person OPERATOR(crosswalk.=) k AND aa.person OPERATOR(crosswalk.=) a
+   WHERE ka.person OPERATOR(pg_catalog.=) k AND aa.person OPERATOR(pg_catalog.=) a
    ORDER BY p.name LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION 'cannot merge: both persons have an account on platform "%"', clash.name
@@ -424,11 +443,11 @@ BEGIN
             HINT = 'A person has at most one account per platform; crosswalk.unlink() one of them first.';
   END IF;
 
-  UPDATE crosswalk.account x SET person = k WHERE x.person OPERATOR(crosswalk.=) a;
+  UPDATE crosswalk.account x SET person = k WHERE x.person OPERATOR(pg_catalog.=) a;
   -- Keep merge chains one hop long: whatever pointed at the absorbed person
   -- now points at the survivor.
   UPDATE crosswalk.person x SET merged_into = k
-   WHERE x.person OPERATOR(crosswalk.=) a OR x.merged_into OPERATOR(crosswalk.=) a;
+   WHERE x.person OPERATOR(pg_catalog.=) a OR x.merged_into OPERATOR(pg_catalog.=) a;
   RETURN k;
 END
 $$;

@@ -57,7 +57,9 @@ reap() {
 # A template cluster made once by initdb and copied for every start: initdb
 # costs a second or two, a copy a tenth of that.
 template() {
-  local tpl="$TMP_ROOT/crosswalk-pgtemplate-$(id -u)"
+  local key
+  key=$(echo "$PG_BIN" | cksum | cut -d' ' -f1)
+  local tpl="$TMP_ROOT/crosswalk-pgtemplate-$(id -u)-$key"
   (
     flock 9
     if [ ! -f "$tpl/ready" ]; then
@@ -68,7 +70,7 @@ template() {
         || { cat "$tpl/initdb.log" >&2; exit 1; }
       touch "$tpl/ready"
     fi
-  ) 9>"$TMP_ROOT/crosswalk-pgtemplate-$(id -u).lock"
+  ) 9>"$tpl.lock"
   echo "$tpl/data"
 }
 

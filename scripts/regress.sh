@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-pg_regress="$($PG_CONFIG --pkglibdir)/pgxs/src/test/regress/pg_regress"
+PG_BIN=${CROSSWALK_PG_BIN:?run through make: CROSSWALK_PG_BIN names the PostgreSQL to test}
+pg_regress="$("$PG_BIN/pg_config" --pkglibdir)/pgxs/src/test/regress/pg_regress"
 out="$root/build/regress"
 
 read -r dir port < <(scripts/pgcluster.sh start --owner $$ --conf "shared_preload_libraries = ''")
@@ -17,7 +17,7 @@ mkdir -p "$out"
 status=0
 PGHOST=$dir PGPORT=$port PGUSER=postgres "$pg_regress" \
   --inputdir="$root" --outputdir="$out" \
-  --bindir="$($PG_CONFIG --bindir)" \
+  --bindir="$PG_BIN" \
   --host="$dir" --port="$port" --user=postgres \
   --schedule="$root/sql/schedule" --dbname=crosswalk_regress || status=$?
 if [ "$status" -ne 0 ] && [ -f "$out/regression.diffs" ]; then

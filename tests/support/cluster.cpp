@@ -6,6 +6,7 @@
 #include <array>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -96,10 +97,15 @@ std::string ShellOutput(const std::string& command) {
   return out;
 }
 
-std::string PgBinDir() { return "/usr/lib/postgresql/15/bin"; }
+std::string PgBinDir() {
+  const char* env = std::getenv("CROSSWALK_PG_BIN");
+  return env != nullptr && *env != '\0' ? env : CROSSWALK_PG_BIN;
+}
 
 Cluster::Cluster(std::vector<std::string> conf) {
   InstallHandlersOnce();
+  // pgcluster.sh and the servers it starts use the same PostgreSQL as we do.
+  setenv("CROSSWALK_PG_BIN", PgBinDir().c_str(), 0);
   std::string cmd = "bash " + Quote(kScript) + " start --owner " + std::to_string(getpid());
   for (const auto& line : conf) cmd += " --conf " + Quote(line);
   std::istringstream in(ShellOutput(cmd));
