@@ -132,7 +132,9 @@ COMMENT ON TABLE crosswalk.platform IS 'a cooperating platform and how its login
 CREATE TABLE crosswalk.person (
   person      crosswalk.canonical_id PRIMARY KEY,
   created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
-  merged_into crosswalk.canonical_id REFERENCES crosswalk.person (person),
+  -- Written only by merge(); no self-referencing foreign key, which would make
+  -- every pg_dump warn about circular constraints in the extension's data.
+  merged_into crosswalk.canonical_id,
   CONSTRAINT person_not_merged_into_self CHECK (merged_into OPERATOR(pg_catalog.<>) person)
 );
 CREATE INDEX person_merged_into_idx ON crosswalk.person (merged_into) WHERE merged_into IS NOT NULL;

@@ -109,7 +109,6 @@ start() {
       echo "max_logical_replication_workers = 8"
       echo "fsync = off"
       echo "full_page_writes = off"
-      echo "synchronous_commit = off"
       echo "shared_buffers = 64MB"
       echo "logging_collector = off"
       echo "log_min_messages = warning"
