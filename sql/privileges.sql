@@ -33,8 +33,9 @@ DELETE FROM crosswalk.account;
 UPDATE crosswalk.person SET merged_into = NULL;
 RESET ROLE;
 
--- Functions executable by PUBLIC: only the type's support functions and
--- new_canonical_id().
+-- Functions executable by PUBLIC: only the type's support functions,
+-- new_canonical_id(), and the pure functions anyone may use to check a
+-- ledger copy (canonical_json, ledger_entry_hash).
 SELECT p.proname
   FROM pg_proc p
  WHERE p.pronamespace = 'crosswalk'::regnamespace
