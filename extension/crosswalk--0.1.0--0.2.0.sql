@@ -82,7 +82,7 @@ BEGIN
   END IF;
   IF pg_catalog.pg_column_size(NEW.payload) > 65536 THEN
     RAISE EXCEPTION 'ledger payload too large: % bytes', pg_catalog.pg_column_size(NEW.payload)
-      USING ERRCODE = 'program_limit_exceeded', HINT = 'A ledger payload is at most 64 KiB of JSON.';
+      USING ERRCODE = 'program_limit_exceeded', HINT = 'A ledger payload is at most 64 KiB (its jsonb size).';
   END IF;
   IF NEW.seq IS NULL THEN
     NEW.seq := tip_seq + 1;
@@ -150,7 +150,8 @@ BEGIN
   SELECT coalesce(x.merged_into, x.person) INTO live FROM crosswalk.person x
    WHERE x.person OPERATOR(pg_catalog.=) record.person;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'unknown person %', person USING ERRCODE = 'undefined_object';
+    RAISE EXCEPTION 'unknown person %', person
+      USING ERRCODE = 'undefined_object', HINT = 'Link the person''s account first with crosswalk.link().';
   END IF;
   IF jsonb_typeof(payload) <> 'object' THEN
     RAISE EXCEPTION 'a ledger payload must be a JSON object, not %', jsonb_typeof(payload)
