@@ -56,7 +56,11 @@ install:
 	@$(MAKE) --no-print-directory install
 endif
 
-.PHONY: setup cmake-build pgroot test test-all demo bench check-schedule regress format
+.PHONY: setup cmake-build pgroot test test-all demo bench check-schedule regress format fuzz test-sanitize test-sqlsmith regress-valgrind
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 8
+SQLSMITH_QUERIES ?= 20000
+SQLSMITH_SMOKE_QUERIES ?= 300
 
 setup:
 	@bash scripts/setup.sh
@@ -75,7 +79,32 @@ test: setup
 
 test-all: pgroot cmake-build check-schedule
 	@bash scripts/regress.sh
+	@bash scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)
+	@bash scripts/sqlsmith.sh $(SQLSMITH_SMOKE_QUERIES)
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900 -j 2
+
+# pg_regress with every backend under valgrind (scripts/regress-valgrind.sh).
+regress-valgrind: setup
+	@$(MAKE) --no-print-directory all
+	@bash scripts/regress-valgrind.sh $(MAKE) $(PGROOT)-valgrind
+
+# sqlsmith's random queries against a populated database; no backend may crash.
+test-sqlsmith: setup
+	@$(MAKE) --no-print-directory pgroot
+	@bash scripts/sqlsmith.sh $(SQLSMITH_QUERIES)
+
+# Every fuzz target for FUZZ_SECONDS each (make test runs them briefly).
+fuzz: setup
+	@bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# lib/, crosswalk-sync and all C++ tests under ASan + UBSan, then pg_regress
+# with the backends under valgrind.
+test-sanitize: setup
+	@$(MAKE) --no-print-directory pgroot
+	@cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DCROSSWALK_SANITIZE=ON -DCROSSWALK_PG_BIN=$(CROSSWALK_PG_BIN) >/dev/null
+	@cmake --build build-sanitize -j $(JOBS)
+	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure --timeout 1800 -j 2
+	@$(MAKE) --no-print-directory regress-valgrind
 
 check-schedule:
 	@bash scripts/check-schedule.sh
@@ -96,4 +125,4 @@ format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 clean-all: clean
-	rm -rf $(BUILD_DIR) results regression.diffs regression.out
+	rm -rf $(BUILD_DIR) build-fuzz build-sanitize results regression.diffs regression.out

@@ -116,7 +116,11 @@ start() {
       local line
       for line in "${extra[@]}"; do echo "$line"; done
     } | as_pg tee "$dir/data/postgresql.auto.conf" >/dev/null
-    if as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null 2>&1; then
+    # CROSSWALK_PG_ENV: extra environment for the server (e.g. a sanitizer
+    # runtime to preload), as NAME=value words.
+    local env_words=()
+    [ -n "${CROSSWALK_PG_ENV:-}" ] && read -r -a env_words <<<"$CROSSWALK_PG_ENV"
+    if as_pg env "${env_words[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null 2>&1; then
       echo "$dir $port"
       return 0
     fi

@@ -10,6 +10,7 @@ packages=(
   libpq-dev libssl-dev
   nlohmann-json3-dev libgtest-dev
   libcli11-dev libcpp-httplib-dev libfmt-dev
+  clang libclang-rt-14-dev sqlsmith valgrind
   util-linux procps
 )
 # Extra packages a target asks for (e.g. bench needs nothing extra today).
