@@ -93,9 +93,12 @@ template <typename Body>
 Datum Guard(Body&& body) {
   // Plain buffers: nothing here has a destructor, so the ereport below may
   // longjmp out of this frame safely.
-  char sqlstate[6] = {0};
-  char message[2048] = {0};
-  char hint[1024] = {0};
+  // Not zero-filled: this runs for every row, and the buffers are written
+  // (by CopyTruncated) before they are read.
+  char sqlstate[6];
+  char message[2048];
+  char hint[1024];
+  sqlstate[0] = message[0] = hint[0] = '\0';
   ErrorData* pg_error = nullptr;
   try {
     return body();

@@ -1,9 +1,10 @@
 // Module entry: the magic block and load-time initialisation.
 #include "postgres_headers.hpp"
+#include "keyring.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;
 
 PGDLLEXPORT void _PG_init(void);
-void _PG_init(void) {}
+void _PG_init(void) { crosswalk::pg::InitEncryption(); }
 }

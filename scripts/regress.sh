@@ -8,8 +8,15 @@ PG_BIN=${CROSSWALK_PG_BIN:?run through make: CROSSWALK_PG_BIN names the PostgreS
 pg_regress="$("$PG_BIN/pg_config" --pkglibdir)/pgxs/src/test/regress/pg_regress"
 out="$root/build/regress"
 
-read -r dir port < <(scripts/pgcluster.sh start --owner $$ --conf "shared_preload_libraries = ''")
-trap 'scripts/pgcluster.sh stop "$dir"' EXIT INT TERM
+# A fixed test master key (crosswalk.master_key_file), readable only by the
+# server's OS user, in a folder of its own.
+keydir=$(mktemp -d "${TMPDIR:-/tmp}/crosswalk-regress-key.XXXXXX")
+printf '%s\n' 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f >"$keydir/master.key"
+chmod 600 "$keydir/master.key"
+[ "$(id -u)" -eq 0 ] && chown -R postgres: "$keydir"
+read -r dir port < <(scripts/pgcluster.sh start --owner $$ --conf "shared_preload_libraries = ''" \
+  --conf "crosswalk.master_key_file = '$keydir/master.key'")
+trap 'scripts/pgcluster.sh stop "$dir"; rm -rf "$keydir"' EXIT INT TERM
 
 rm -rf "$out"
 mkdir -p "$out"

@@ -33,9 +33,10 @@ DELETE FROM crosswalk.account;
 UPDATE crosswalk.person SET merged_into = NULL;
 RESET ROLE;
 
--- Functions executable by PUBLIC: only the type's support functions,
--- new_canonical_id(), and the pure functions anyone may use to check a
--- ledger copy (canonical_json, ledger_entry_hash).
+-- Functions executable by PUBLIC: only the types' support functions,
+-- new_canonical_id(), the pure functions anyone may use to check a ledger
+-- copy (canonical_json, ledger_entry_hash), and the encryption functions
+-- (gated by the grant on each key, see encryption.sql).
 SELECT p.proname
   FROM pg_proc p
  WHERE p.pronamespace = 'crosswalk'::regnamespace

@@ -1,0 +1,61 @@
+// Authenticated encryption on OpenSSL 3 EVP: AES-GCM (randomized, with a
+// caller-chosen nonce) and AES-SIV (RFC 5297, deterministic: the synthetic IV
+// is the tag). An Aead holds one key and one cipher context that it reuses for
+// every message, so the per-row cost is the cipher, not context setup or the
+// key schedule. An Aead is not thread-safe: use one per thread.
+#pragma once
+
+#include <initializer_list>
+#include <memory>
+
+#include "bytes.hpp"
+
+struct evp_cipher_ctx_st;
+
+namespace crosswalk {
+
+enum class AeadMode { kGcm, kSiv };
+
+inline constexpr std::size_t kAeadTagSize = 16;
+inline constexpr std::size_t kGcmNonceSize = 12;
+
+class Aead {
+ public:
+  // key: 16, 24 or 32 bytes for GCM (AES-128/192/256-GCM); 32, 48 or 64 for
+  // SIV (AES-128/192/256-SIV: SIV's key is two AES keys, one for S2V/CMAC and
+  // one for CTR). Throws crosswalk::Error on any other length.
+  Aead(AeadMode mode, ByteView key);
+  ~Aead();
+  Aead(Aead&&) noexcept;
+  Aead& operator=(Aead&&) noexcept;
+
+  AeadMode mode() const { return mode_; }
+
+  // Encrypts plaintext into ciphertext (plaintext.size bytes; may alias
+  // nothing) and writes the 16-byte tag. GCM needs a non-empty nonce (12 bytes
+  // is the only size crosswalk itself uses); SIV takes no nonce. Every aad
+  // part is authenticated: for GCM the parts are concatenated, for SIV each is
+  // one S2V component. Throws crosswalk::Error when OpenSSL refuses.
+  void Seal(ByteView nonce, std::initializer_list<ByteView> aad, ByteView plaintext, std::uint8_t* ciphertext,
+            std::uint8_t* tag);
+
+  // Authenticates and decrypts ciphertext into plaintext (ciphertext.size
+  // bytes). Returns false, with plaintext zeroed, when the tag does not match
+  // (or the nonce is one OpenSSL cannot take): never partial output.
+  bool Open(ByteView nonce, std::initializer_list<ByteView> aad, ByteView ciphertext, const std::uint8_t* tag,
+            std::uint8_t* plaintext);
+
+ private:
+  bool Run(bool encrypt, ByteView nonce, std::initializer_list<ByteView> aad, ByteView in, std::uint8_t* out,
+           std::uint8_t* tag);
+
+  struct CtxDeleter {
+    void operator()(evp_cipher_ctx_st* ctx) const noexcept;
+  };
+  AeadMode mode_;
+  std::unique_ptr<evp_cipher_ctx_st, CtxDeleter> ctx_;
+  SecretBytes key_;  // SIV is re-keyed for every message (see aead.cpp)
+  std::size_t nonce_size_ = 0;
+};
+
+}  // namespace crosswalk
