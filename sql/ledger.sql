@@ -21,8 +21,12 @@ SELECT pg_temp.err($$SELECT crosswalk.canonical_json('[1e400]')$$);
 CREATE TEMP TABLE who AS
   SELECT crosswalk.link('learnhub', 'ledger-ann') AS ann, crosswalk.link('learnhub', 'ledger-ben') AS ben;
 SELECT crosswalk.link('skillpath', 'ledger-ann-sp', (SELECT ann FROM who)) = (SELECT ann FROM who) AS ann_on_skillpath;
+-- Payment references are kept only as ciphertext (the suite's server has a
+-- test master key).
+SELECT crosswalk.create_key('ledger-payments') IS NOT NULL AS payments_key;
 SELECT crosswalk.record('purchase', (SELECT ann FROM who), 'learnhub',
-                        '{"product": "sql-101", "amount": "19.99", "currency": "EUR", "reference": "pay_1"}') AS seq;
+                        jsonb_build_object('product', 'sql-101', 'amount', '19.99', 'currency', 'EUR',
+                                           'reference', crosswalk.encrypt('pay_1', 'ledger-payments', 'ledger:reference')::text)) AS seq;
 SELECT crosswalk.record('purchase', (SELECT ann FROM who), 'skillpath',
                         '{"product": "stats-110", "amount": 49, "currency": "EUR"}') AS seq;
 SELECT crosswalk.record('purchase', (SELECT ben FROM who), 'learnhub',
@@ -49,8 +53,11 @@ SELECT hash = sha256(prev_hash || convert_to(
 SELECT * FROM crosswalk.verify_ledger();
 
 -- A person's purchases on every platform; refunds are negative.
-SELECT seq, kind, platform, product, amount, currency, from_platform, to_platform, reference
+SELECT seq, kind, platform, product, amount, currency, from_platform, to_platform,
+       crosswalk.decrypt(reference, 'ledger:reference') AS reference
   FROM crosswalk.purchases((SELECT ann FROM who));
+SELECT pg_typeof(reference) FROM crosswalk.purchases((SELECT ann FROM who)) LIMIT 1;
+SELECT position('pay_1' in payload::text) AS plaintext_in_ledger FROM crosswalk.ledger WHERE seq = 1;
 SELECT count(*) AS ben_entries FROM crosswalk.purchases((SELECT ben FROM who));
 -- After a merge, the survivor's view includes the absorbed identity's entries,
 -- asked for by either id.
@@ -80,7 +87,36 @@ SELECT pg_temp.err($$SELECT crosswalk.record('transfer', (SELECT ann FROM who), 
 SELECT pg_temp.err($$SELECT crosswalk.record('link', (SELECT ann FROM who), 'learnhub',
                                              jsonb_build_object('blob', repeat('x', 70000)))$$);
 SELECT pg_temp.err($$SELECT crosswalk.record('link', (SELECT ann FROM who), 'learnhub', '{"n": 1e400}')$$);
+SELECT pg_temp.err($$SELECT crosswalk.record('purchase', (SELECT ann FROM who), 'learnhub',
+                                             '{"product": "x", "amount": "5", "currency": "EUR", "reference": "pay_2"}')$$);
+SELECT pg_temp.err($$SELECT crosswalk.record('purchase', (SELECT ann FROM who), 'learnhub',
+                                             '{"product": "x", "amount": "5", "currency": "EUR", "reference": "cw1:AAAA"}')$$);
+SELECT pg_temp.err($$SELECT crosswalk.record('purchase', (SELECT ann FROM who), 'learnhub',
+                                             '{"product": "x", "amount": "5", "currency": "EUR", "reference": 12345}')$$);
 SELECT count(*) AS entries, max(seq) AS tip FROM crosswalk.ledger;
+
+-- Signed checkpoints: the platform vouches for its tip with an Ed25519 key
+-- whose seed is stored only wrapped by the master key.
+SELECT octet_length(crosswalk.create_signing_key('learnhub-ledger')) AS public_key_bytes;
+SELECT pg_temp.err($$SELECT crosswalk.create_signing_key('learnhub-ledger')$$);
+SELECT pg_temp.err($$SELECT crosswalk.create_signing_key('bad name')$$);
+SELECT octet_length(wrapped_seed) AS wrapped_bytes FROM crosswalk.signing_key;
+CREATE TEMP TABLE cp AS SELECT * FROM crosswalk.ledger_checkpoint('learnhub-ledger');
+SELECT seq, key_name, tip_hash = (SELECT hash FROM crosswalk.ledger WHERE seq = cp.seq) AS signs_the_tip,
+       octet_length(signature) AS signature_bytes FROM cp;
+SELECT crosswalk.verify_checkpoint(seq, tip_hash, signature, public_key) AS verifies FROM cp;
+-- A wrong hash, seq, signature or key does not verify.
+SELECT crosswalk.verify_checkpoint(seq, sha256(tip_hash), signature, public_key) AS other_hash,
+       crosswalk.verify_checkpoint(seq - 1, tip_hash, signature, public_key) AS other_seq,
+       crosswalk.verify_checkpoint(seq, tip_hash, set_byte(signature, 0, get_byte(signature, 0) # 1), public_key) AS flipped_signature,
+       crosswalk.verify_checkpoint(seq, tip_hash, signature, set_byte(public_key, 5, get_byte(public_key, 5) # 1)) AS other_key,
+       crosswalk.verify_checkpoint_signature(seq, tip_hash, substr(signature, 1, 63), public_key) AS short_signature
+  FROM cp;
+SELECT pg_temp.err($$SELECT crosswalk.verify_checkpoint_signature(1, '\x00', '\x00', '\x00')$$);
+SELECT pg_temp.err($$SELECT crosswalk.ledger_checkpoint('nobody')$$);
+-- Checkpointing the same tip again keeps the one checkpoint.
+SELECT count(*) FROM (SELECT crosswalk.ledger_checkpoint('learnhub-ledger')) x;
+SELECT count(*) AS checkpoints FROM crosswalk.ledger_checkpoint;
 
 -- An administrator extends the kinds.
 INSERT INTO crosswalk.ledger_kind VALUES ('gift', 'a course given to a learner');

@@ -35,7 +35,8 @@ RESET ROLE;
 
 -- Functions executable by PUBLIC: only the types' support functions,
 -- new_canonical_id(), the pure functions anyone may use to check a ledger
--- copy (canonical_json, ledger_entry_hash), and the encryption functions
+-- copy or a checkpoint (canonical_json, ledger_entry_hash,
+-- verify_checkpoint_signature), and the encryption functions
 -- (gated by the grant on each key, see encryption.sql).
 SELECT p.proname
   FROM pg_proc p

@@ -297,26 +297,14 @@ TEST(Encryption, UpgradeFrom010Through020KeepsIdentitiesAndAddsEncryption) {
   EXPECT_EQ(SqlStateOf(c, "SELECT crosswalk.create_key('k')"), "42883");
   c.Exec("ALTER EXTENSION crosswalk UPDATE TO '0.2.0'");  // the ledger
   EXPECT_EQ(SqlStateOf(c, "SELECT crosswalk.create_key('k')"), "42883");
-  c.Exec("ALTER EXTENSION crosswalk UPDATE");  // to the default, 0.3.0: encryption
+  c.Exec("ALTER EXTENSION crosswalk UPDATE TO '0.3.0'");  // encryption
   EXPECT_EQ(*c.Scalar("SELECT extversion FROM pg_extension WHERE extname = 'crosswalk'"), "0.3.0");
   EXPECT_EQ(*c.Scalar("SELECT crosswalk.resolve('learnhub', '42')"), person);
   c.ExecParams("SELECT crosswalk.create_key('k', 'aes-256-gcm', $1)", {person});
   EXPECT_EQ(*c.Scalar("SELECT crosswalk.decrypt(crosswalk.encrypt('after upgrade', 'k'))"), "after upgrade");
-  // The upgraded schema is the one a fresh install makes: functions,
-  // definer flags, privileges, tables and their privileges.
-  cluster.CreateDatabaseWithExtension("fresh");
-  auto fresh = cluster.Connect("fresh");
-  const std::string functions =
-      "SELECT string_agg(p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' || p.prosecdef || "
-      "coalesce(array_to_string(p.proacl, ' '), ''), ',' ORDER BY p.proname, p.oid::regprocedure::text) FROM pg_proc p "
-      "WHERE p.pronamespace = "
-      "'crosswalk'::regnamespace";
-  EXPECT_EQ(*c.Scalar(functions), *fresh.Scalar(functions));
-  const std::string tables =
-      "SELECT string_agg(c.relname || ':' || coalesce(array_to_string(c.relacl, ' '), ''), ',' ORDER BY c.relname) "
-      "FROM "
-      "pg_class c WHERE c.relnamespace = 'crosswalk'::regnamespace";
-  EXPECT_EQ(*c.Scalar(tables), *fresh.Scalar(tables));
+  // That every upgrade path ends in exactly the schema of a fresh install
+  // (functions, definer flags, privileges, tables) is upgrade_test's job, for
+  // every version at once.
 }
 
 // Tens of megabytes through encrypt/decrypt as bind parameters. (The 1 GB

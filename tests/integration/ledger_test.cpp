@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cluster.hpp"
+#include "master_key_file.hpp"
 
 namespace crosswalk::test {
 namespace {
@@ -110,6 +111,62 @@ TEST(Ledger, CopyVerifiesElsewhereAndTamperingThereIsFound) {
            "UPDATE crosswalk.ledger SET payload = payload || '{\"amount\": \"0.01\"}' WHERE seq = 17;"
            "ALTER TABLE crosswalk.ledger ENABLE TRIGGER USER");
   EXPECT_EQ(*dst.Scalar("SELECT first_bad FROM crosswalk.verify_ledger()"), "17");
+}
+
+}  // namespace
+}  // namespace crosswalk::test
+
+namespace crosswalk::test {
+namespace {
+
+// Platform A signs its tip; platform B, holding a copy of A's ledger and A's
+// public key, verifies the checkpoint against its own copy — and stops
+// verifying once its copy differs. The signing key's seed never appears in
+// clear in A's database.
+TEST(LedgerCheckpoint, PeerVerifiesAnotherPlatformsCheckpoint) {
+  MasterKeyFile key_a(TestMasterKeyHex(1)), key_b(TestMasterKeyHex(2));  // no shared master key needed
+  Cluster a({key_a.ConfLine()});
+  Cluster b({key_b.ConfLine()});
+  a.CreateDatabaseWithExtension("hub");
+  b.CreateDatabaseWithExtension("peer");
+  auto src = a.Connect("hub");
+  src.Exec(
+      "SELECT crosswalk.register_platform('learnhub');"
+      "SELECT crosswalk.record('purchase', crosswalk.link('learnhub', i::text), 'learnhub', "
+      "  jsonb_build_object('product', 'p' || i, 'amount', i || '.00', 'currency', 'EUR')) "
+      "  FROM generate_series(1, 20) i");
+  std::string pub = *src.Scalar("SELECT encode(crosswalk.create_signing_key('learnhub-ledger'), 'hex')");
+  auto cp = src.Exec("SELECT seq, encode(tip_hash, 'hex'), encode(signature, 'hex') "
+                     "FROM crosswalk.ledger_checkpoint('learnhub-ledger')");
+  ASSERT_EQ(cp.value(0, 0), "20");
+  // The wrapped seed is not the seed: signing with the raw stored bytes as a
+  // key would be the leak; the stored value is 61 bytes of GCM output.
+  EXPECT_EQ(*src.Scalar("SELECT octet_length(wrapped_seed) FROM crosswalk.signing_key"), "61");
+
+  auto rows = src.Exec("SELECT seq, recorded_at, kind, person, platform, payload, prev_hash, hash "
+                       "FROM crosswalk.ledger ORDER BY seq");
+  auto dst = b.Connect("peer");
+  for (int i = 0; i < rows.rows(); ++i) {
+    std::vector<std::optional<std::string>> params;
+    for (int c = 0; c < 8; ++c) params.push_back(rows.get(i, c));
+    dst.ExecParams("INSERT INTO crosswalk.ledger VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", params);
+  }
+  const std::string verify =
+      "SELECT crosswalk.verify_checkpoint($1::bigint, decode($2, 'hex'), decode($3, 'hex'), decode($4, 'hex'))";
+  std::vector<std::optional<std::string>> args = {cp.value(0, 0), cp.value(0, 1), cp.value(0, 2), pub};
+  EXPECT_EQ(*dst.Scalar(verify, args), "t");
+  // B's own key is another key: A's checkpoint does not verify under it.
+  std::string other = *dst.Scalar("SELECT encode(crosswalk.create_signing_key('skillpath-ledger'), 'hex')");
+  EXPECT_EQ(*dst.Scalar(verify, {cp.value(0, 0), cp.value(0, 1), cp.value(0, 2), other}), "f");
+  // Rewrite the last entry of B's copy together with its hash: the chain
+  // alone cannot tell (no later entry links to it), the checkpoint can.
+  dst.Exec("ALTER TABLE crosswalk.ledger DISABLE TRIGGER USER;"
+           "UPDATE crosswalk.ledger SET payload = payload || '{\"amount\": \"0.01\"}', "
+           "  hash = crosswalk.ledger_entry_hash(prev_hash, seq, recorded_at, kind, person, platform, "
+           "                                     payload || '{\"amount\": \"0.01\"}') WHERE seq = 20;"
+           "ALTER TABLE crosswalk.ledger ENABLE TRIGGER USER");
+  EXPECT_EQ(*dst.Scalar("SELECT ok FROM crosswalk.verify_ledger()"), "t");
+  EXPECT_EQ(*dst.Scalar(verify, args), "f");
 }
 
 }  // namespace
