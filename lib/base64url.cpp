@@ -73,4 +73,18 @@ bool DecodeBase64Url(std::string_view text, std::uint8_t* out) {
   return true;
 }
 
+std::string EncodeBase64Url(std::string_view bytes) {
+  std::string out(Base64UrlEncodedSize(bytes.size()), '\0');
+  EncodeBase64Url(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), out.data());
+  return out;
+}
+
+std::optional<std::string> DecodeBase64Url(std::string_view text) {
+  auto n = Base64UrlDecodedSize(text.size());
+  if (!n) return std::nullopt;
+  std::string out(*n, '\0');
+  if (!DecodeBase64Url(text, reinterpret_cast<std::uint8_t*>(out.data()))) return std::nullopt;
+  return out;
+}
+
 }  // namespace crosswalk

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace crosswalk {
@@ -25,5 +26,10 @@ void EncodeBase64Url(const std::uint8_t* data, std::size_t n, char* out);
 // Decodes text into out (Base64UrlDecodedSize(text.size()) bytes); false on
 // any character, length or trailing-bit error.
 bool DecodeBase64Url(std::string_view text, std::uint8_t* out);
+
+// The same on strings, for JOSE (tokens, JWK members): the encoding of
+// bytes, and the bytes of a text or nullopt when it is not strict base64url.
+std::string EncodeBase64Url(std::string_view bytes);
+std::optional<std::string> DecodeBase64Url(std::string_view text);
 
 }  // namespace crosswalk

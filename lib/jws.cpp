@@ -1,0 +1,256 @@
+#include "jws.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/hmac.h>
+#include <openssl/rsa.h>
+
+#include <array>
+#include <new>
+
+#include "base64url.hpp"
+#include "jose_json.hpp"
+#include "jose_ossl.hpp"
+#include "jwt_error.hpp"
+#include "pure_cpp.hpp"
+
+namespace crosswalk {
+namespace {
+
+using Json = nlohmann::json;
+
+// The message digests, fetched once: OpenSSL 3 otherwise looks each one up
+// by name on every verification.
+const EVP_MD* Digest(JwsAlgorithm alg) {
+  static const EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+  static const EVP_MD* sha384 = EVP_MD_fetch(nullptr, "SHA2-384", nullptr);
+  static const EVP_MD* sha512 = EVP_MD_fetch(nullptr, "SHA2-512", nullptr);
+  switch (alg) {
+    case JwsAlgorithm::kHs256:
+    case JwsAlgorithm::kRs256:
+    case JwsAlgorithm::kPs256:
+    case JwsAlgorithm::kEs256:
+      return sha256;
+    case JwsAlgorithm::kHs384:
+    case JwsAlgorithm::kRs384:
+    case JwsAlgorithm::kPs384:
+    case JwsAlgorithm::kEs384:
+      return sha384;
+    case JwsAlgorithm::kHs512:
+    case JwsAlgorithm::kRs512:
+    case JwsAlgorithm::kPs512:
+      return sha512;
+    case JwsAlgorithm::kEdDsa:
+      return nullptr;  // Ed25519 hashes internally
+  }
+  return nullptr;
+}
+
+// Leaves OpenSSL's per-thread error queue empty: inside a PostgreSQL backend
+// the server's own TLS code reads that queue, and a stale entry there would
+// be reported as a TLS error on the client connection.
+struct ClearOpenSslErrors {
+  ~ClearOpenSslErrors() { ERR_clear_error(); }
+};
+
+// Converts a raw r||s ECDSA signature into the DER form OpenSSL verifies.
+std::optional<std::string> RawEcdsaToDer(std::string_view raw) {
+  const std::size_t half = raw.size() / 2;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(raw.data());
+  ossl::Ptr<ECDSA_SIG> sig(ECDSA_SIG_new());
+  BIGNUM* r = BN_bin2bn(bytes, static_cast<int>(half), nullptr);
+  BIGNUM* s = BN_bin2bn(bytes + half, static_cast<int>(half), nullptr);
+  if (!sig || r == nullptr || s == nullptr) {
+    BN_free(r);
+    BN_free(s);
+    throw std::bad_alloc();
+  }
+  ECDSA_SIG_set0(sig.get(), r, s);  // takes ownership of r and s
+  int len = i2d_ECDSA_SIG(sig.get(), nullptr);
+  if (len <= 0) return std::nullopt;
+  std::string der(static_cast<std::size_t>(len), '\0');
+  auto* out = reinterpret_cast<unsigned char*>(der.data());
+  if (i2d_ECDSA_SIG(sig.get(), &out) != len) return std::nullopt;
+  return der;
+}
+
+// A member that must be a string when present; kHeader otherwise.
+std::optional<std::string> HeaderString(const Json& header, const char* name) {
+  auto it = header.find(name);
+  if (it == header.end()) return std::nullopt;
+  if (!it->is_string()) throw JwtError(JwtCheck::kHeader, std::string("\"") + name + "\" is not a string");
+  return it->get<std::string>();
+}
+
+JwsHeader ParseHeader(std::string_view json) {
+  Json header;
+  try {
+    header = ParseStrictJson(json);
+  } catch (const JoseJsonError& e) {
+    throw JwtError(JwtCheck::kHeader, std::string("the header is ") + e.what());
+  }
+  if (!header.is_object()) throw JwtError(JwtCheck::kHeader, "the header is not a JSON object");
+
+  JwsHeader out;
+  auto alg = HeaderString(header, "alg");
+  if (!alg) throw JwtError(JwtCheck::kAlg, "the header has no \"alg\"");
+  auto parsed = ParseJwsAlgorithm(*alg);
+  if (!parsed) {
+    bool none = alg->size() == 4 && (((*alg)[0] | 0x20) == 'n') && (((*alg)[1] | 0x20) == 'o') &&
+                (((*alg)[2] | 0x20) == 'n') && (((*alg)[3] | 0x20) == 'e');
+    if (none) throw JwtError(JwtCheck::kAlg, "alg \"none\" (an unsigned token) is never accepted");
+    throw JwtError(JwtCheck::kAlg, "alg " + QuoteUntrusted(*alg) + " is not supported",
+                   "crosswalk accepts HS256/384/512, RS256/384/512, PS256/384/512, ES256/384 and EdDSA.");
+  }
+  out.alg = *parsed;
+  out.kid = HeaderString(header, "kid");
+  if (out.kid && out.kid->size() > kMaxKidBytes) {
+    throw JwtError(JwtCheck::kKid,
+                   "kid is " + std::to_string(out.kid->size()) + " bytes, more than " + std::to_string(kMaxKidBytes));
+  }
+  out.typ = HeaderString(header, "typ");
+  if (auto crit = header.find("crit"); crit != header.end()) {
+    // RFC 7515 section 4.1.11: a recipient that does not understand every
+    // extension listed in crit must reject the token; crosswalk knows none.
+    if (!crit->is_array() || crit->empty()) throw JwtError(JwtCheck::kCrit, "\"crit\" is not a non-empty array");
+    for (const auto& name : *crit) {
+      if (!name.is_string()) throw JwtError(JwtCheck::kCrit, "\"crit\" holds a non-string");
+    }
+    throw JwtError(JwtCheck::kCrit,
+                   "critical extension " + QuoteUntrusted((*crit)[0].get<std::string>()) + " is not understood");
+  }
+  if (auto b64 = header.find("b64"); b64 != header.end() && *b64 != true) {
+    throw JwtError(JwtCheck::kHeader, "unencoded payloads (\"b64\": false) are not accepted");
+  }
+  return out;
+}
+
+std::string DecodeSegment(std::string_view segment, const char* name) {
+  auto bytes = DecodeBase64Url(segment);
+  if (!bytes) {
+    throw JwtError(JwtCheck::kBase64Url, std::string("the ") + name +
+                                             " is not unpadded base64url (padding, a character outside "
+                                             "[A-Za-z0-9_-], or a non-canonical last character)");
+  }
+  return std::move(*bytes);
+}
+
+}  // namespace
+
+Jws ParseJws(std::string_view token) {
+  if (token.size() > kMaxJwsSize) {
+    throw JwtError(JwtCheck::kSize,
+                   "the token is " + std::to_string(token.size()) + " bytes, more than " + std::to_string(kMaxJwsSize));
+  }
+  std::size_t first = token.find('.');
+  std::size_t second = first == std::string_view::npos ? first : token.find('.', first + 1);
+  if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos) {
+    throw JwtError(JwtCheck::kFormat, "a JWS in compact form has three segments separated by two dots");
+  }
+  std::string_view header = token.substr(0, first);
+  std::string_view payload = token.substr(first + 1, second - first - 1);
+  std::string_view signature = token.substr(second + 1);
+  if (header.empty()) throw JwtError(JwtCheck::kFormat, "the header segment is empty");
+  if (signature.empty()) throw JwtError(JwtCheck::kFormat, "the signature segment is empty");
+
+  Jws out;
+  out.header = ParseHeader(DecodeSegment(header, "header"));
+  out.payload = DecodeSegment(payload, "payload");
+  out.signature = DecodeSegment(signature, "signature");
+  out.signing_input = std::string(token.substr(0, second));
+  return out;
+}
+
+void VerifyJwsSignature(const Jws& jws, const JwkSet& keys) {
+  for (const Jwk* key : keys.KeysFor(jws.header.alg, jws.header.kid)) {
+    if (VerifySignature(jws.header.alg, *key, jws.signing_input, jws.signature)) return;
+  }
+  throw JwtError(JwtCheck::kSignature, std::string("the ") + JwsAlgorithmName(jws.header.alg) +
+                                           " signature does not verify with the platform's key");
+}
+
+Jws VerifyJws(std::string_view token, const JwkSet& keys) {
+  Jws jws = ParseJws(token);
+  VerifyJwsSignature(jws, keys);
+  return jws;
+}
+
+std::string ComputeHmac(JwsAlgorithm alg, std::string_view key, std::string_view data) {
+  ClearOpenSslErrors clear;
+  const EVP_MD* md = Digest(alg);
+  if (KeyTypeFor(alg) != KeyType::kOct || md == nullptr)
+    throw std::invalid_argument("ComputeHmac: not an HS algorithm");
+  std::array<unsigned char, EVP_MAX_MD_SIZE> tag{};
+  unsigned int len = 0;
+  // An empty key is passed as a non-null pointer: HMAC() treats a null key
+  // as "reuse the previous key".
+  static const unsigned char kEmpty = 0;
+  const auto* key_bytes = key.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(key.data());
+  if (HMAC(md, key_bytes, static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+           data.size(), tag.data(), &len) == nullptr) {
+    throw std::bad_alloc();
+  }
+  std::string out(reinterpret_cast<const char*>(tag.data()), len);
+  OPENSSL_cleanse(tag.data(), tag.size());
+  return out;
+}
+
+bool VerifyHmac(JwsAlgorithm alg, std::string_view key, std::string_view data, std::string_view tag) {
+  std::string expected = ComputeHmac(alg, key, data);
+  // The length is public (it is fixed by alg); the bytes are compared in
+  // constant time so that timing does not reveal how much of a forged tag
+  // was right.
+  bool ok = tag.size() == expected.size() && CRYPTO_memcmp(tag.data(), expected.data(), expected.size()) == 0;
+  OPENSSL_cleanse(expected.data(), expected.size());
+  return ok;
+}
+
+bool VerifyPublicKeySignature(JwsAlgorithm alg, EVP_PKEY* key, std::string_view data, std::string_view signature) {
+  ClearOpenSslErrors clear;
+  if (key == nullptr) return false;
+  std::string der;
+  std::string_view sig = signature;
+  switch (KeyTypeFor(alg)) {
+    case KeyType::kRsa:
+      if (!EVP_PKEY_is_a(key, "RSA")) return false;
+      if (signature.size() != static_cast<std::size_t>(EVP_PKEY_get_size(key))) return false;
+      break;
+    case KeyType::kEc: {
+      const int bits = alg == JwsAlgorithm::kEs256 ? 256 : 384;
+      if (!EVP_PKEY_is_a(key, "EC") || EVP_PKEY_get_bits(key) != bits) return false;
+      if (signature.size() != static_cast<std::size_t>(bits / 8 * 2)) return false;
+      auto converted = RawEcdsaToDer(signature);
+      if (!converted) return false;
+      der = std::move(*converted);
+      sig = der;
+      break;
+    }
+    case KeyType::kOkp:
+      if (!EVP_PKEY_is_a(key, "ED25519") || signature.size() != 64) return false;
+      break;
+    case KeyType::kOct:
+      return false;
+  }
+  ossl::Ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+  if (!ctx) throw std::bad_alloc();
+  EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
+  if (EVP_DigestVerifyInit(ctx.get(), &pctx, Digest(alg), nullptr, key) != 1) return false;
+  if (alg == JwsAlgorithm::kPs256 || alg == JwsAlgorithm::kPs384 || alg == JwsAlgorithm::kPs512) {
+    if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, Digest(alg)) != 1) {
+      return false;
+    }
+  }
+  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                          reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
+}
+
+bool VerifySignature(JwsAlgorithm alg, const Jwk& key, std::string_view data, std::string_view signature) {
+  if (key.type != KeyTypeFor(alg)) return false;
+  if (key.type == KeyType::kOct) return VerifyHmac(alg, key.secret.view(), data, signature);
+  return VerifyPublicKeySignature(alg, key.public_key.get(), data, signature);
+}
+
+}  // namespace crosswalk
