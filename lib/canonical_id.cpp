@@ -118,7 +118,7 @@ CanonicalId NewCanonicalId(std::uint64_t unix_ms) {
 
   CanonicalId id{};
   for (int i = 0; i < 6; ++i) id[i] = static_cast<std::uint8_t>(ms >> (8 * (5 - i)));
-  id[6] = static_cast<std::uint8_t>(0x70 | (counter >> 8));   // version 7
+  id[6] = static_cast<std::uint8_t>(0x70 | (counter >> 8));  // version 7
   id[7] = static_cast<std::uint8_t>(counter & 0xff);
   id[8] = static_cast<std::uint8_t>(0x80 | (rnd[2] & 0x3f));  // variant 10
   for (int i = 9; i < 16; ++i) id[i] = rnd[i - 6];

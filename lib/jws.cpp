@@ -152,10 +152,12 @@ Jws ParseJws(std::string_view token) {
   std::string_view payload = token.substr(first + 1, second - first - 1);
   std::string_view signature = token.substr(second + 1);
   if (header.empty()) throw JwtError(JwtCheck::kFormat, "the header segment is empty");
-  if (signature.empty()) throw JwtError(JwtCheck::kFormat, "the signature segment is empty");
 
   Jws out;
+  // The header first, so that an unsigned token ("alg": "none", empty
+  // signature) is reported as what it is.
   out.header = ParseHeader(DecodeSegment(header, "header"));
+  if (signature.empty()) throw JwtError(JwtCheck::kFormat, "the signature segment is empty");
   out.payload = DecodeSegment(payload, "payload");
   out.signature = DecodeSegment(signature, "signature");
   out.signing_input = std::string(token.substr(0, second));
