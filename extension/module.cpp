@@ -6,5 +6,9 @@ extern "C" {
 PG_MODULE_MAGIC;
 
 PGDLLEXPORT void _PG_init(void);
-void _PG_init(void) { crosswalk::pg::InitEncryption(); }
+void crosswalk_init_single_sign_on(void);  // sso.cpp
+void _PG_init(void) {
+  crosswalk::pg::InitEncryption();
+  crosswalk_init_single_sign_on();
+}
 }

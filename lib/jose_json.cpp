@@ -17,7 +17,7 @@ nlohmann::json ParseStrictJson(std::string_view text, int max_depth) {
       case Json::parse_event_t::object_start:
       case Json::parse_event_t::array_start:
         if (static_cast<int>(open.size()) >= max_depth) {
-          throw JoseJsonError("nested deeper than " + std::to_string(max_depth) + " levels");
+          throw JoseJsonError("is nested deeper than " + std::to_string(max_depth) + " levels");
         }
         open.emplace_back();
         break;
@@ -27,7 +27,7 @@ nlohmann::json ParseStrictJson(std::string_view text, int max_depth) {
         break;
       case Json::parse_event_t::key:
         if (!open.empty() && !open.back().insert(parsed.get<std::string>()).second) {
-          throw JoseJsonError("duplicate member " + QuoteUntrusted(parsed.get<std::string>()));
+          throw JoseJsonError("has a duplicate member " + QuoteUntrusted(parsed.get<std::string>()));
         }
         break;
       case Json::parse_event_t::value:
@@ -38,11 +38,11 @@ nlohmann::json ParseStrictJson(std::string_view text, int max_depth) {
   try {
     return Json::parse(text.begin(), text.end(), check, /*allow_exceptions=*/true, /*ignore_comments=*/false);
   } catch (const Json::out_of_range&) {
-    throw JoseJsonError("a number is out of range");
+    throw JoseJsonError("has a number out of range");
   } catch (const Json::exception&) {
     // nlohmann's message quotes the input around the error: keep only the
     // kind of error, never the token's bytes.
-    throw JoseJsonError("not valid JSON");
+    throw JoseJsonError("is not valid JSON");
   }
 }
 

@@ -16,8 +16,9 @@ namespace crosswalk {
 // Nesting depth allowed in a token's header or claims (objects and arrays).
 inline constexpr int kMaxJoseJsonDepth = 16;
 
-// Why a text is not acceptable JSON; the message never quotes the text
-// beyond a bounded member name.
+// Why a text is not acceptable JSON, as a predicate ("is not valid JSON",
+// "has a duplicate member \"alg\"") for the caller to put after its subject;
+// it never quotes the text beyond a bounded member name.
 class JoseJsonError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;

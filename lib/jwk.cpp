@@ -273,7 +273,8 @@ void SecretBytes::Wipe() {
 void CheckKeyFitsAlgorithm(const Jwk& key, JwsAlgorithm alg) {
   const char* name = JwsAlgorithmName(alg);
   if (key.type != KeyTypeFor(alg)) {
-    throw JwtError(JwtCheck::kKey, std::string("algorithm confusion: a ") + name + " token cannot be verified with " +
+    throw JwtError(JwtCheck::kKey, std::string("algorithm confusion: ") + (name[0] == 'P' || name[0] == 'R' ? "a " : "an ") + name +
+                                       " token cannot be verified with " +
                                        DescribeKey(key) + ", an " + KeyTypeName(key.type) + " key");
   }
   if (!key.alg.empty() && key.alg != name) {
@@ -347,7 +348,7 @@ Jwk ParseJwk(std::string_view json) {
   try {
     return JwkFromJson(ParseStrictJson(json));
   } catch (const JoseJsonError& e) {
-    ThrowBadKey("", e.what());
+    ThrowBadKey("", std::string("the JSON ") + e.what());
   }
 }
 
@@ -385,7 +386,7 @@ JwkSet ParseJwkSet(std::string_view json) {
   try {
     return JwkSetFromJson(ParseStrictJson(json));
   } catch (const JoseJsonError& e) {
-    ThrowBadKey("set", e.what());
+    ThrowBadKey("set", std::string("the JSON ") + e.what());
   }
 }
 

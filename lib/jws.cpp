@@ -88,7 +88,7 @@ JwsHeader ParseHeader(std::string_view json) {
   try {
     header = ParseStrictJson(json);
   } catch (const JoseJsonError& e) {
-    throw JwtError(JwtCheck::kHeader, std::string("the header is ") + e.what());
+    throw JwtError(JwtCheck::kHeader, std::string("the header ") + e.what());
   }
   if (!header.is_object()) throw JwtError(JwtCheck::kHeader, "the header is not a JSON object");
 

@@ -44,9 +44,9 @@ Json ParseClaims(std::string_view payload) {
   try {
     claims = ParseStrictJson(payload);
   } catch (const JoseJsonError& e) {
-    throw JwtError(JwtCheck::kPayload, std::string("the claims are ") + e.what());
+    throw JwtError(JwtCheck::kPayload, std::string("the payload ") + e.what());
   }
-  if (!claims.is_object()) throw JwtError(JwtCheck::kPayload, "the claims are not a JSON object");
+  if (!claims.is_object()) throw JwtError(JwtCheck::kPayload, "the payload is not a JSON object");
   return claims;
 }
 
