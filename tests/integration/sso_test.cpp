@@ -27,7 +27,7 @@ std::string Claims(const std::string& sub, long exp = 4102444800L) {
 class SsoCluster : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    cluster_ = new test::Cluster({"shared_preload_libraries = 'crosswalk'", "log_min_messages = log"});
+    cluster_ = new test::Cluster({"shared_preload_libraries = 'crosswalk'"});
     cluster_->CreateDatabaseWithExtension("sso");
   }
   static void TearDownTestSuite() {
