@@ -35,7 +35,10 @@ PGFILEDESC = "crosswalk - cross-platform identities, encrypted columns and ledge
 # PostgreSQL headers are included as system headers so that -Werror applies to
 # our code, not to theirs.
 PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server 2>/dev/null) -Ilib -Iextension
-PG_CXXFLAGS = -std=c++17 -fPIC -fvisibility=hidden -Wall -Wextra -Werror
+# -MMD -MP: each .o gets a .d listing the headers it includes, so that a
+# changed header rebuilds every object that uses it (PGXS's autodepend
+# covers only C files; a stale object with an old struct layout crashes).
+PG_CXXFLAGS = -std=c++17 -fPIC -fvisibility=hidden -Wall -Wextra -Werror -MMD -MP
 SHLIB_LINK = -lcrypto -lstdc++
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
@@ -47,6 +50,8 @@ override with_llvm = no
 autodepend = yes
 include $(PGXS)
 override CXXFLAGS := $(filter-out -std=%,$(CXXFLAGS)) $(PG_CXXFLAGS)
+-include $(OBJS:.o=.d)
+EXTRA_CLEAN += $(OBJS:.o=.d)
 else
 all:
 	@$(MAKE) --no-print-directory setup

@@ -19,6 +19,7 @@ struct Free {
   void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
   void operator()(ECDSA_SIG* p) const { ECDSA_SIG_free(p); }
   void operator()(BN_CTX* p) const { BN_CTX_free(p); }
+  void operator()(EVP_MAC_CTX* p) const { EVP_MAC_CTX_free(p); }
 };
 
 template <typename T>

@@ -273,9 +273,9 @@ void SecretBytes::Wipe() {
 void CheckKeyFitsAlgorithm(const Jwk& key, JwsAlgorithm alg) {
   const char* name = JwsAlgorithmName(alg);
   if (key.type != KeyTypeFor(alg)) {
-    throw JwtError(JwtCheck::kKey, std::string("algorithm confusion: ") + (name[0] == 'P' || name[0] == 'R' ? "a " : "an ") + name +
-                                       " token cannot be verified with " +
-                                       DescribeKey(key) + ", an " + KeyTypeName(key.type) + " key");
+    throw JwtError(JwtCheck::kKey,
+                   std::string("algorithm confusion: ") + (name[0] == 'P' || name[0] == 'R' ? "a " : "an ") + name +
+                       " token cannot be verified with " + DescribeKey(key) + ", an " + KeyTypeName(key.type) + " key");
   }
   if (!key.alg.empty() && key.alg != name) {
     throw JwtError(JwtCheck::kKey,

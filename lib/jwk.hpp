@@ -10,8 +10,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -74,6 +76,15 @@ class SecretBytes {
   std::vector<char> bytes_;
 };
 
+// Verification contexts prepared once per key and algorithm (OpenSSL 3
+// spends more time setting a context up than an RSA verification takes).
+// Guarded by mu; a verification that finds it busy builds its own context.
+struct JwkVerifyCache {
+  std::mutex mu;
+  std::array<ossl::Ptr<EVP_PKEY_CTX>, 12> pkey;  // by JwsAlgorithm, for RSA and ECDSA
+  std::array<ossl::Ptr<EVP_MAC_CTX>, 3> mac;     // HS256/384/512, keyed with the secret
+};
+
 // One verification key.
 struct Jwk {
   KeyType type = KeyType::kRsa;
@@ -83,6 +94,7 @@ struct Jwk {
   int bits = 0;                    // RSA modulus, EC/OKP field, or HMAC secret size in bits
   ossl::Ptr<EVP_PKEY> public_key;  // RSA, EC, OKP
   SecretBytes secret;              // oct
+  std::shared_ptr<JwkVerifyCache> cache = std::make_shared<JwkVerifyCache>();
 };
 
 // A key of the set that cannot verify signatures, and why.

@@ -7,6 +7,8 @@
 #include <openssl/rsa.h>
 
 #include <array>
+#include <cstdio>
+#include <mutex>
 #include <new>
 
 #include "base64url.hpp"
@@ -249,10 +251,107 @@ bool VerifyPublicKeySignature(JwsAlgorithm alg, EVP_PKEY* key, std::string_view 
                           reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
 }
 
+namespace {
+
+// A verification context for alg over key's public key: EVP_PKEY_verify
+// over a digest the caller computes (RSA PKCS#1 v1.5 and PSS, ECDSA).
+ossl::Ptr<EVP_PKEY_CTX> NewDigestVerifyContext(JwsAlgorithm alg, EVP_PKEY* key) {
+  ossl::Ptr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
+  if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1) return nullptr;
+  const EVP_MD* md = Digest(alg);
+  if (KeyTypeFor(alg) == KeyType::kRsa) {
+    bool pss = alg == JwsAlgorithm::kPs256 || alg == JwsAlgorithm::kPs384 || alg == JwsAlgorithm::kPs512;
+    if (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING) != 1) return nullptr;
+    if (pss && (EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx.get(), RSA_PSS_SALTLEN_DIGEST) != 1 ||
+                EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), md) != 1)) {
+      return nullptr;
+    }
+  }
+  if (EVP_PKEY_CTX_set_signature_md(ctx.get(), md) != 1) return nullptr;
+  return ctx;
+}
+
+// A keyed HMAC context to copy for each verification.
+ossl::Ptr<EVP_MAC_CTX> NewHmacTemplate(JwsAlgorithm alg, std::string_view key) {
+  static EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  if (hmac == nullptr) return nullptr;
+  ossl::Ptr<EVP_MAC_CTX> ctx(EVP_MAC_CTX_new(hmac));
+  if (!ctx) return nullptr;
+  char digest[16];
+  std::snprintf(digest, sizeof digest, "%s", EVP_MD_get0_name(Digest(alg)));
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_END};
+  static const unsigned char kEmpty = 0;
+  const auto* bytes = key.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(key.data());
+  if (EVP_MAC_init(ctx.get(), bytes, key.size(), params) != 1) return nullptr;
+  return ctx;
+}
+
+// VerifyHmac with the key's prepared context.
+bool VerifyHmacCached(JwsAlgorithm alg, const Jwk& key, std::string_view data, std::string_view tag) {
+  const std::size_t slot = static_cast<std::size_t>(alg) - static_cast<std::size_t>(JwsAlgorithm::kHs256);
+  ossl::Ptr<EVP_MAC_CTX> ctx;
+  {
+    std::unique_lock<std::mutex> lock(key.cache->mu, std::try_to_lock);
+    if (lock.owns_lock()) {
+      auto& tmpl = key.cache->mac[slot];
+      if (!tmpl) tmpl = NewHmacTemplate(alg, key.secret.view());
+      if (tmpl) ctx.reset(EVP_MAC_CTX_dup(tmpl.get()));
+    }
+  }
+  if (!ctx) return VerifyHmac(alg, key.secret.view(), data, tag);
+  std::array<unsigned char, EVP_MAX_MD_SIZE> expected{};
+  std::size_t len = 0;
+  bool ok = EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
+            EVP_MAC_final(ctx.get(), expected.data(), &len, expected.size()) == 1 && tag.size() == len &&
+            CRYPTO_memcmp(tag.data(), expected.data(), len) == 0;
+  OPENSSL_cleanse(expected.data(), expected.size());
+  return ok;
+}
+
+// VerifyPublicKeySignature with the key's prepared context (not Ed25519,
+// which signs the message itself, not a digest).
+bool VerifyPublicKeyCached(JwsAlgorithm alg, const Jwk& key, std::string_view data, std::string_view signature) {
+  ClearOpenSslErrors clear;
+  EVP_PKEY* pkey = key.public_key.get();
+  std::string der;
+  std::string_view sig = signature;
+  if (key.type == KeyType::kRsa) {
+    if (signature.size() != static_cast<std::size_t>(EVP_PKEY_get_size(pkey))) return false;
+  } else {
+    const int bits = alg == JwsAlgorithm::kEs256 ? 256 : 384;
+    if (EVP_PKEY_get_bits(pkey) != bits || signature.size() != static_cast<std::size_t>(bits / 8 * 2)) return false;
+    auto converted = RawEcdsaToDer(signature);
+    if (!converted) return false;
+    der = std::move(*converted);
+    sig = der;
+  }
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int digest_len = 0;
+  if (EVP_Digest(data.data(), data.size(), digest.data(), &digest_len, Digest(alg), nullptr) != 1) return false;
+  auto verify = [&](EVP_PKEY_CTX* ctx) {
+    return EVP_PKEY_verify(ctx, reinterpret_cast<const unsigned char*>(sig.data()), sig.size(), digest.data(),
+                           digest_len) == 1;
+  };
+  {
+    std::unique_lock<std::mutex> lock(key.cache->mu, std::try_to_lock);
+    if (lock.owns_lock()) {
+      auto& ctx = key.cache->pkey[static_cast<std::size_t>(alg)];
+      if (!ctx) ctx = NewDigestVerifyContext(alg, pkey);
+      if (ctx) return verify(ctx.get());
+    }
+  }
+  // Busy (another thread verifies with this key) or no context: a fresh one.
+  ossl::Ptr<EVP_PKEY_CTX> fresh = NewDigestVerifyContext(alg, pkey);
+  return fresh && verify(fresh.get());
+}
+
+}  // namespace
+
 bool VerifySignature(JwsAlgorithm alg, const Jwk& key, std::string_view data, std::string_view signature) {
   if (key.type != KeyTypeFor(alg)) return false;
-  if (key.type == KeyType::kOct) return VerifyHmac(alg, key.secret.view(), data, signature);
-  return VerifyPublicKeySignature(alg, key.public_key.get(), data, signature);
+  if (key.type == KeyType::kOct) return VerifyHmacCached(alg, key, data, signature);
+  if (key.type == KeyType::kOkp) return VerifyPublicKeySignature(alg, key.public_key.get(), data, signature);
+  return VerifyPublicKeyCached(alg, key, data, signature);
 }
 
 }  // namespace crosswalk

@@ -39,9 +39,9 @@ TEST(CanonicalId, RejectsMalformedText) {
   ExpectRejected("0190a8c4-5e3b-7cde-8f01-23456789abcde");  // 37 characters
   ExpectRejected("0190a8c45e3b7cde8f0123456789abcd");       // no hyphens
   ExpectRejected("{0190a8c4-5e3b-7cde-8f01-23456789abc}");
-  ExpectRejected("0190a8c4-5e3b-7cde-8f01-23456789abcg");   // bad hex
-  ExpectRejected("0190a8c4_5e3b-7cde-8f01-23456789abcd");   // wrong separator
-  ExpectRejected("0190a8c4-5e3b7-cde-8f01-23456789abcd");   // hyphen misplaced
+  ExpectRejected("0190a8c4-5e3b-7cde-8f01-23456789abcg");  // bad hex
+  ExpectRejected("0190a8c4_5e3b-7cde-8f01-23456789abcd");  // wrong separator
+  ExpectRejected("0190a8c4-5e3b7-cde-8f01-23456789abcd");  // hyphen misplaced
   ExpectRejected(" 0190a8c4-5e3b-7cde-8f01-23456789abc");
   ExpectRejected(std::string(36, '-'));
   ExpectRejected(std::string("0190a8c4-5e3b-7cde-8f01-23456789abc\0", 36));

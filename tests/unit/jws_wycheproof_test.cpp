@@ -45,28 +45,33 @@ struct Tally {
 
 // The public key of a Wycheproof signature group: from its JWK through
 // crosswalk's parser when the group has one, else from its DER.
-ossl::Ptr<EVP_PKEY> GroupKey(const Json& group, const char* jwk_member, Tally& tally) {
+Jwk GroupKey(const Json& group, const char* jwk_member, JwsAlgorithm alg, Tally& tally) {
   if (group.contains(jwk_member)) {
-    Jwk jwk = JwkFromJson(group[jwk_member]);
     ++tally.via_jwk;
-    return std::move(jwk.public_key);
+    return JwkFromJson(group[jwk_member]);
   }
   std::string der = Hex(group["publicKeyDer"].get<std::string>());
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  ossl::Ptr<EVP_PKEY> key(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
-  if (!key) throw std::runtime_error("unreadable publicKeyDer");
-  return key;
+  Jwk jwk;
+  jwk.type = KeyTypeFor(alg);
+  jwk.public_key.reset(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
+  if (!jwk.public_key) throw std::runtime_error("unreadable publicKeyDer");
+  return jwk;
 }
 
 Tally RunSignatureFile(const std::string& file, JwsAlgorithm alg, const char* jwk_member) {
   Json vectors = LoadVectors(file);
   Tally tally;
   for (const auto& group : vectors["testGroups"]) {
-    ossl::Ptr<EVP_PKEY> key = GroupKey(group, jwk_member, tally);
+    Jwk key = GroupKey(group, jwk_member, alg, tally);
     for (const auto& test : group["tests"]) {
       ++tally.total;
       const std::string result = test["result"];
-      bool ok = VerifyPublicKeySignature(alg, key.get(), Hex(test["msg"]), Hex(test["sig"]));
+      // Both paths: the one-shot primitive and the per-key prepared
+      // context that JWS verification uses; they must agree.
+      const std::string msg = Hex(test["msg"]), sig = Hex(test["sig"]);
+      bool ok = VerifySignature(alg, key, msg, sig);
+      EXPECT_EQ(ok, VerifyPublicKeySignature(alg, key.public_key.get(), msg, sig)) << file << " tcId " << test["tcId"];
       if (result == "valid") {
         ++tally.valid;
         EXPECT_TRUE(ok) << file << " tcId " << test["tcId"] << " " << test["comment"];
@@ -137,6 +142,10 @@ Tally RunHmacFile(const std::string& file, JwsAlgorithm alg, int full_bits) {
       const bool valid = test["result"] == "valid";
       (valid ? tally.valid : tally.invalid)++;
       bool ok = VerifyHmac(alg, key, msg, tag);
+      Jwk jwk;
+      jwk.type = KeyType::kOct;
+      jwk.secret = SecretBytes(key);
+      EXPECT_EQ(ok, VerifySignature(alg, jwk, msg, tag)) << file << " tcId " << test["tcId"];
       if (tag_bits == full_bits) {
         EXPECT_EQ(ok, valid) << file << " tcId " << test["tcId"] << " " << test["comment"];
       } else {

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# bench/jwt: crosswalk.verify_jwt() per second for HS256, RS256, ES256 and
+# EdDSA, next to `openssl speed` for the same primitive on this machine and,
+# for HS256, next to a pgjwt-style verifier written in SQL on pgcrypto
+# (base64url decoding and hmac() in SQL), in one run. Prints a table with
+# ratios. Run through `make bench` (BENCH=jwt make bench for this one).
+#
+# What is compared: verify_jwt runs the whole check (parse, key lookup,
+# signature, claims, jsonb result) once per row of a generate_series, in one
+# backend; openssl speed runs the bare primitive in a loop (RSA/ECDSA/EdDSA
+# verify of a fixed digest or message; HMAC-SHA-256 over 256-byte blocks,
+# reported here as operations per second). One core each.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+: "${CROSSWALK_PG_BIN:?run through make bench}"
+SECONDS_PER=${JWT_BENCH_SECONDS:-2}
+
+read -r dir port < <(scripts/pgcluster.sh start --owner $$)
+trap 'scripts/pgcluster.sh stop "$dir"' EXIT INT TERM
+psql() { scripts/pgcluster.sh psql "$dir" -d postgres "$@"; }
+
+psql -q <<SQL
+\set ECHO none
+\i $root/sql/sso_fixtures.psql
+CREATE EXTENSION crosswalk;
+CREATE EXTENSION pgcrypto;
+SELECT crosswalk.register_platform('learnhub', 'https://login.learnhub.example', 'skillpath-db', :'learnhub_jwks');
+SELECT crosswalk.register_platform('partner', 'https://login.partner.example', NULL, :'partner_jwks');
+CREATE TABLE bench_token (alg text PRIMARY KEY, token text NOT NULL);
+INSERT INTO bench_token VALUES ('HS256', :'dee_partner_hs256'), ('RS256', :'ada_rs256'),
+                               ('ES256', :'bob_es256'), ('EdDSA', :'cy_eddsa');
+CREATE TABLE bench_secret AS SELECT :'partner_jwks'::jsonb #>> '{keys,0,k}' AS k;
+
+-- pgjwt-style HS256 verification in SQL (after pgjwt's url_decode,
+-- algorithm_sign and verify), with the same exp check.
+CREATE SCHEMA sqljwt;
+CREATE FUNCTION sqljwt.url_decode(data text) RETURNS bytea LANGUAGE sql IMMUTABLE AS \$\$
+  SELECT decode(t || repeat('=', (4 - length(t) % 4) % 4), 'base64')
+    FROM (SELECT translate(data, '-_', '+/') AS t) s
+\$\$;
+CREATE FUNCTION sqljwt.url_encode(data bytea) RETURNS text LANGUAGE sql IMMUTABLE AS \$\$
+  SELECT translate(encode(data, 'base64'), E'+/=\n', '-_')
+\$\$;
+CREATE FUNCTION sqljwt.verify(token text, secret bytea) RETURNS jsonb LANGUAGE sql AS \$\$
+  SELECT CASE WHEN j.sig = sqljwt.url_encode(hmac(convert_to(j.signed, 'utf8'), secret, 'sha256'))
+               AND (j.payload->>'exp')::numeric > extract(epoch FROM now())
+              THEN j.payload END
+    FROM (SELECT r[1] || '.' || r[2] AS signed, r[3] AS sig,
+                 convert_from(sqljwt.url_decode(r[2]), 'utf8')::jsonb AS payload
+            FROM regexp_split_to_array(token, '\.') r) j
+\$\$;
+
+-- Calls per second of a query over n rows, timed inside the server.
+CREATE FUNCTION rate(q text, n int, token text) RETURNS numeric LANGUAGE plpgsql AS \$\$
+DECLARE
+  t0 timestamptz;
+  got bigint;
+BEGIN
+  t0 := clock_timestamp();
+  EXECUTE q USING n, token INTO got;
+  IF got <> n THEN RAISE EXCEPTION 'only % of % verified', got, n; END IF;
+  RETURN n / extract(epoch FROM clock_timestamp() - t0);
+END \$\$;
+SQL
+
+# Rows per measurement: about SECONDS_PER seconds at a rate first estimated
+# on a short run.
+measure() {  # query alg -> calls per second
+  local q=$1 alg=$2 est n
+  est=$(psql -At -c "SELECT round(rate(\$q\$$q\$q\$, 500, (SELECT token FROM bench_token WHERE alg = '$alg')))")
+  n=$(( est * SECONDS_PER ))
+  [ "$n" -ge 1000 ] || n=1000
+  psql -At -c "SELECT round(rate(\$q\$$q\$q\$, $n, (SELECT token FROM bench_token WHERE alg = '$alg')))"
+}
+VERIFY='SELECT count(crosswalk.verify_jwt($2)) FROM generate_series(1, $1)'
+SQLJWT='SELECT count(sqljwt.verify($2, sqljwt.url_decode((SELECT k FROM bench_secret)))) FROM generate_series(1, $1)'
+
+declare -A ours
+for alg in HS256 RS256 ES256 EdDSA; do ours[$alg]=$(measure "$VERIFY" "$alg"); done
+sql_hs=$(measure "$SQLJWT" HS256)
+
+# openssl speed, machine-readable: +F2 (RSA), +F4 (ECDSA), +F6 (EdDSA) lines
+# give sign/s and verify/s; +F gives bytes/s per block size.
+ossl_rsa=$(openssl speed -mr -seconds "$SECONDS_PER" rsa2048 2>/dev/null | awk -F: '/^\+F2:/ {printf "%d", $5}')
+ossl_ec=$(openssl speed -mr -seconds "$SECONDS_PER" ecdsap256 2>/dev/null | awk -F: '/^\+F4:/ {printf "%d", $5}')
+ossl_ed=$(openssl speed -mr -seconds "$SECONDS_PER" ed25519 2>/dev/null | awk -F: '/^\+F6:/ && $4 == "Ed25519" {printf "%d", $6}')
+ossl_hmac=$(openssl speed -mr -seconds "$SECONDS_PER" -bytes 256 -hmac sha256 2>/dev/null | awk -F: '/^\+F:/ {printf "%d", $4 / 256}')
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+printf '%-7s %16s %22s %8s %20s %8s\n' alg verify_jwt/s "openssl speed (op/s)" ratio "SQL pgjwt-style/s" ratio
+printf '%-7s %16s %22s %8s %20s %8s\n' HS256 "${ours[HS256]}" "$ossl_hmac" "$(ratio "${ours[HS256]}" "$ossl_hmac")" \
+  "$sql_hs" "$(ratio "${ours[HS256]}" "$sql_hs")"
+printf '%-7s %16s %22s %8s %20s %8s\n' RS256 "${ours[RS256]}" "$ossl_rsa" "$(ratio "${ours[RS256]}" "$ossl_rsa")" - -
+printf '%-7s %16s %22s %8s %20s %8s\n' ES256 "${ours[ES256]}" "$ossl_ec" "$(ratio "${ours[ES256]}" "$ossl_ec")" - -
+printf '%-7s %16s %22s %8s %20s %8s\n' EdDSA "${ours[EdDSA]}" "$ossl_ed" "$(ratio "${ours[EdDSA]}" "$ossl_ed")" - -
+echo "(openssl speed: rsa2048 verify, ecdsap256 verify, ed25519 verify, HMAC-SHA-256 of 256-byte blocks;"
+echo " ratio columns: verify_jwt rate / the other rate; targets >= 0.80 of openssl for RS256/ES256/EdDSA, >= 20 x SQL for HS256)"
