@@ -195,7 +195,7 @@ std::pair<std::optional<Jwk>, std::optional<UnusableJwk>> ParseKeyEntry(const Js
     std::string k = BytesMember(key, "k", where);
     if (k.empty()) ThrowBadKey(where, "\"k\" of an oct key is empty");
     out.bits = static_cast<int>(k.size() * 8);
-    out.secret = SecretBytes(k);
+    out.secret = SecretFrom(k);
     OPENSSL_cleanse(k.data(), k.size());
     return {std::move(out), std::nullopt};
   }
@@ -253,22 +253,6 @@ const char* KeyTypeName(KeyType type) {
 }
 
 KeyType KeyTypeFor(JwsAlgorithm alg) { return Info(alg).type; }
-
-SecretBytes::SecretBytes(std::string_view bytes) : bytes_(bytes.begin(), bytes.end()) {}
-SecretBytes::~SecretBytes() { Wipe(); }
-SecretBytes::SecretBytes(SecretBytes&& other) noexcept : bytes_(std::move(other.bytes_)) { other.Wipe(); }
-SecretBytes& SecretBytes::operator=(SecretBytes&& other) noexcept {
-  if (this != &other) {
-    Wipe();
-    bytes_ = std::move(other.bytes_);
-    other.Wipe();
-  }
-  return *this;
-}
-void SecretBytes::Wipe() {
-  if (!bytes_.empty()) OPENSSL_cleanse(bytes_.data(), bytes_.size());
-  bytes_.clear();
-}
 
 void CheckKeyFitsAlgorithm(const Jwk& key, JwsAlgorithm alg) {
   const char* name = JwsAlgorithmName(alg);
@@ -334,7 +318,7 @@ void JwkSet::AddSecret(std::optional<std::string> kid, std::string alg, std::str
   key.kid = std::move(kid);
   key.alg = std::move(alg);
   key.bits = static_cast<int>(secret.size() * 8);
-  key.secret = SecretBytes(secret);
+  key.secret = SecretFrom(secret);
   keys_.push_back(std::move(key));
 }
 

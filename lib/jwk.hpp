@@ -12,6 +12,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bytes.hpp"
 #include "jose_ossl.hpp"
 
 namespace crosswalk {
@@ -57,24 +59,13 @@ inline constexpr std::size_t kMaxKidBytes = 256;
 inline constexpr int kMinRsaBits = 2048;
 inline constexpr int kMaxRsaBits = 8192;
 
-// Bytes that are wiped when freed (HMAC secrets).
-class SecretBytes {
- public:
-  SecretBytes() = default;
-  explicit SecretBytes(std::string_view bytes);
-  ~SecretBytes();
-  SecretBytes(SecretBytes&& other) noexcept;
-  SecretBytes& operator=(SecretBytes&& other) noexcept;
-  SecretBytes(const SecretBytes&) = delete;
-  SecretBytes& operator=(const SecretBytes&) = delete;
-
-  std::string_view view() const { return {bytes_.data(), bytes_.size()}; }
-  std::size_t size() const { return bytes_.size(); }
-
- private:
-  void Wipe();
-  std::vector<char> bytes_;
-};
+// The bytes of a secret as a string_view (for OpenSSL calls taking char data).
+inline std::string_view SecretView(const SecretBytes& secret) {
+  return {reinterpret_cast<const char*>(secret.data()), secret.size()};
+}
+inline SecretBytes SecretFrom(std::string_view bytes) {
+  return SecretBytes(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+}
 
 // Verification contexts prepared once per key and algorithm (OpenSSL 3
 // spends more time setting a context up than an RSA verification takes).

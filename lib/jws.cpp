@@ -294,11 +294,11 @@ bool VerifyHmacCached(JwsAlgorithm alg, const Jwk& key, std::string_view data, s
     std::unique_lock<std::mutex> lock(key.cache->mu, std::try_to_lock);
     if (lock.owns_lock()) {
       auto& tmpl = key.cache->mac[slot];
-      if (!tmpl) tmpl = NewHmacTemplate(alg, key.secret.view());
+      if (!tmpl) tmpl = NewHmacTemplate(alg, SecretView(key.secret));
       if (tmpl) ctx.reset(EVP_MAC_CTX_dup(tmpl.get()));
     }
   }
-  if (!ctx) return VerifyHmac(alg, key.secret.view(), data, tag);
+  if (!ctx) return VerifyHmac(alg, SecretView(key.secret), data, tag);
   std::array<unsigned char, EVP_MAX_MD_SIZE> expected{};
   std::size_t len = 0;
   bool ok = EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&

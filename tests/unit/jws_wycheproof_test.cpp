@@ -144,7 +144,7 @@ Tally RunHmacFile(const std::string& file, JwsAlgorithm alg, int full_bits) {
       bool ok = VerifyHmac(alg, key, msg, tag);
       Jwk jwk;
       jwk.type = KeyType::kOct;
-      jwk.secret = SecretBytes(key);
+      jwk.secret = SecretFrom(key);
       EXPECT_EQ(ok, VerifySignature(alg, jwk, msg, tag)) << file << " tcId " << test["tcId"];
       if (tag_bits == full_bits) {
         EXPECT_EQ(ok, valid) << file << " tcId " << test["tcId"] << " " << test["comment"];
