@@ -8,7 +8,7 @@
 \i :fixtures
 \set ECHO all
 -- A database of its own: a fresh install (0.1.0 and every upgrade script
--- up to 0.4.0) with no identities from the other tests.
+-- up to 0.5.0) with no identities from the other tests.
 CREATE DATABASE crosswalk_sso;
 \c crosswalk_sso
 CREATE EXTENSION crosswalk;
@@ -256,14 +256,14 @@ DROP OWNED BY skillpath_app, sso_nobody;
 
 ------------------------------------------------------------------------------
 -- The upgrade path: a 0.1.0 install with platforms (one with a JWKS that
--- 0.4.0 would refuse) updated in place.
+-- 0.5.0 would refuse) updated in place.
 ------------------------------------------------------------------------------
 CREATE DATABASE crosswalk_upgrade;
 \c crosswalk_upgrade
 CREATE EXTENSION crosswalk VERSION '0.1.0';
 SELECT crosswalk.register_platform('learnhub', 'https://login.learnhub.example', 'skillpath-db', :'learnhub_jwks') AS learnhub;
 SELECT crosswalk.register_platform('partner', 'https://login.partner.example', NULL, '{"keys":[{"kty":"oct","k":""}]}') AS partner_with_unusable_jwks;
-ALTER EXTENSION crosswalk UPDATE TO '0.4.0';
+ALTER EXTENSION crosswalk UPDATE TO '0.5.0';
 SELECT extversion FROM pg_extension WHERE extname = 'crosswalk';
 SELECT crosswalk.verify_jwt(:'ada_rs256') ->> 'sub' AS after_upgrade;
 SELECT crosswalk.verify_jwt(:'dee_partner_hs256');
