@@ -8,11 +8,12 @@
 \i :fixtures
 \set ECHO all
 -- A database of its own: a fresh install (0.1.0 and every upgrade script
--- up to 0.5.0) with no identities from the other tests.
+-- up to the newest) with no identities from the other tests.
 CREATE DATABASE crosswalk_sso;
 \c crosswalk_sso
 CREATE EXTENSION crosswalk;
-SELECT extversion FROM pg_extension WHERE extname = 'crosswalk';
+SELECT extversion = (SELECT default_version FROM pg_available_extensions WHERE name = 'crosswalk') AS newest
+  FROM pg_extension WHERE extname = 'crosswalk';
 SET client_min_messages = warning;
 
 -- Runs q and shows its error as SQLSTATE: message (and the hint).
