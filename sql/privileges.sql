@@ -14,6 +14,14 @@ SELECT crosswalk.unlink('learnhub', '42');
 SELECT crosswalk.register_platform('evil');
 SELECT crosswalk.resolve('learnhub', '42');
 SELECT count(*) FROM crosswalk.account;
+-- ...nor append to the ledger, nor read wrapped keys...
+SELECT crosswalk.record('purchase', crosswalk.new_canonical_id(), 'learnhub', '{}');
+SELECT count(*) FROM crosswalk.key_version;
+SELECT count(*) FROM crosswalk.signing_key;
+-- ...nor forge the signed-in identity with any setting.
+SELECT set_config('crosswalk.current_identity', '0190a8c4-5e3b-7cde-8f01-23456789abcd', false) IS NOT NULL AS set;
+SET crosswalk.identity = '0190a8c4-5e3b-7cde-8f01-23456789abcd';
+SELECT crosswalk.current_identity() IS NULL AS still_no_identity;
 RESET ROLE;
 
 SET ROLE cw_reader;
@@ -23,6 +31,12 @@ SELECT crosswalk.link('learnhub', 'evil');
 INSERT INTO crosswalk.account VALUES (1, 'evil', crosswalk.new_canonical_id());
 UPDATE crosswalk.account SET local_id = 'evil' WHERE local_id = '42';
 DELETE FROM crosswalk.person;
+-- Readers see signing keys' public halves, never their wrapped seeds, and no
+-- wrapped data key at all.
+SELECT count(public_key) AS public_keys_visible FROM crosswalk.signing_key;
+SELECT count(wrapped_seed) FROM crosswalk.signing_key;
+SELECT count(*) FROM crosswalk.key_version;
+SELECT crosswalk.record('purchase', crosswalk.new_canonical_id(), 'learnhub', '{}');
 RESET ROLE;
 
 SET ROLE cw_admin;
@@ -33,15 +47,34 @@ DELETE FROM crosswalk.account;
 UPDATE crosswalk.person SET merged_into = NULL;
 RESET ROLE;
 
--- Functions executable by PUBLIC: only the types' support functions,
--- new_canonical_id(), the pure functions anyone may use to check a ledger
--- copy or a checkpoint (canonical_json, ledger_entry_hash,
--- verify_checkpoint_signature), and the encryption functions
--- (gated by the grant on each key, see encryption.sql).
-SELECT p.proname
+-- Functions executable by PUBLIC, each with why it may be. Any other
+-- function that PUBLIC can execute is listed as unexpected and fails this test.
+CREATE TEMP TABLE public_ok (pattern text, why text);
+INSERT INTO public_ok VALUES
+  ('canonical\_id\_%', 'I/O, comparison and hashing of the canonical_id type'),
+  ('encrypted\_%', 'I/O, comparison and hashing of the encrypted type (ciphertext only)'),
+  ('new\_canonical\_id', 'makes a random id; touches no data'),
+  ('canonical\_json', 'pure: lets anyone recompute a ledger copy''s hashes'),
+  ('ledger\_entry\_hash', 'pure: lets anyone recompute a ledger copy''s hashes'),
+  ('verify\_checkpoint\_signature', 'pure: checks a signature against a given public key'),
+  ('current\_identity', 'returns only the caller''s own transaction identity'),
+  ('encrypt', 'gated per key: needs a grant on the key (grant_decrypt) or crosswalk_admin'),
+  ('decrypt', 'gated per key: needs a grant on the key or crosswalk_admin'),
+  ('decrypt\_bytea', 'gated per key: needs a grant on the key or crosswalk_admin'),
+  ('reencrypt', 'gated per key: needs a grant on the key or crosswalk_admin'),
+  ('blind\_index', 'gated per key: needs a grant on the key or crosswalk_admin'),
+  ('key\_id\_of', 'reads the cleartext header of a ciphertext'),
+  ('key\_version\_of', 'reads the cleartext header of a ciphertext');
+SELECT o.why, count(*) AS functions
+  FROM pg_proc p JOIN public_ok o ON p.proname LIKE o.pattern
+ WHERE p.pronamespace = 'crosswalk'::regnamespace
+   AND has_function_privilege('cw_nobody', p.oid, 'EXECUTE')
+ GROUP BY o.why ORDER BY o.why;
+SELECT p.oid::regprocedure AS unexpected_public_function
   FROM pg_proc p
  WHERE p.pronamespace = 'crosswalk'::regnamespace
    AND has_function_privilege('cw_nobody', p.oid, 'EXECUTE')
+   AND NOT EXISTS (SELECT FROM public_ok o WHERE p.proname LIKE o.pattern)
  ORDER BY 1;
 -- Every SECURITY DEFINER function pins search_path.
 SELECT p.proname, p.proconfig
