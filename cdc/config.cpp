@@ -1,0 +1,289 @@
+#include "config.hpp"
+
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "error.hpp"
+
+namespace crosswalk::cdc {
+
+using nlohmann::json;
+
+const char* UnmappedIdentityName(UnmappedIdentity mode) {
+  switch (mode) {
+    case UnmappedIdentity::kProvision:
+      return "provision";
+    case UnmappedIdentity::kSkip:
+      return "skip";
+    case UnmappedIdentity::kHold:
+      return "hold";
+  }
+  return "?";
+}
+
+namespace {
+
+[[noreturn]] void Fail(const std::string& path, const std::string& why, const std::string& hint = {}) {
+  throw Error(sqlstate::kConfigFileError, "config: " + path + ": " + why, hint);
+}
+
+const char* TypeName(const json& j) {
+  switch (j.type()) {
+    case json::value_t::null:
+      return "null";
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::array:
+      return "an array";
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::boolean:
+      return "a boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+      return "an integer";
+    case json::value_t::number_float:
+      return "a number";
+    default:
+      return "an unknown type";
+  }
+}
+
+std::string Join(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
+
+// An object in the config at a JSON path: every key must be one we know.
+class Object {
+ public:
+  Object(const json& j, std::string path, std::set<std::string> allowed) : j_(j), path_(std::move(path)) {
+    if (!j.is_object())
+      Fail(path_.empty() ? "(top level)" : path_, std::string("expected an object, got ") + TypeName(j));
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (!allowed.count(it.key())) {
+        std::string known;
+        for (const auto& k : allowed) known += (known.empty() ? "" : ", ") + k;
+        Fail(Join(path_, it.key()), "unknown key", "Known keys here: " + known + ".");
+      }
+    }
+  }
+  bool Has(const std::string& key) const { return j_.contains(key) && !j_.at(key).is_null(); }
+  const json& At(const std::string& key) const { return j_.at(key); }
+  std::string PathOf(const std::string& key) const { return Join(path_, key); }
+  const std::string& path() const { return path_; }
+
+  std::string String(const std::string& key) const {
+    if (!Has(key)) Fail(PathOf(key), "missing (a string is required)");
+    return StringValue(At(key), PathOf(key));
+  }
+  std::optional<std::string> OptionalString(const std::string& key) const {
+    if (!Has(key)) return std::nullopt;
+    return StringValue(At(key), PathOf(key));
+  }
+  bool Bool(const std::string& key, bool fallback) const {
+    if (!Has(key)) return fallback;
+    if (!At(key).is_boolean()) Fail(PathOf(key), std::string("expected a boolean, got ") + TypeName(At(key)));
+    return At(key).get<bool>();
+  }
+  std::optional<double> OptionalNumber(const std::string& key, double min) const {
+    if (!Has(key)) return std::nullopt;
+    if (!At(key).is_number()) Fail(PathOf(key), std::string("expected a number, got ") + TypeName(At(key)));
+    double v = At(key).get<double>();
+    if (!(v >= min)) Fail(PathOf(key), "must be at least " + std::to_string(min));
+    return v;
+  }
+  std::optional<int> OptionalInt(const std::string& key, int min, int max) const {
+    if (!Has(key)) return std::nullopt;
+    const json& v = At(key);
+    if (!v.is_number_integer()) Fail(PathOf(key), std::string("expected an integer, got ") + TypeName(v));
+    long long n = v.get<long long>();
+    if (n < min || n > max) Fail(PathOf(key), "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    return static_cast<int>(n);
+  }
+
+  static std::string StringValue(const json& v, const std::string& path) {
+    if (!v.is_string()) Fail(path, std::string("expected a string, got ") + TypeName(v));
+    std::string s = v.get<std::string>();
+    if (s.empty()) Fail(path, "must not be empty");
+    return s;
+  }
+
+ private:
+  const json& j_;
+  std::string path_;
+};
+
+SourceConfig ParseSource(const json& j) {
+  Object o(j, "source", {"dsn", "platform", "publication", "create_publication"});
+  SourceConfig s;
+  s.dsn = o.String("dsn");
+  s.platform = o.String("platform");
+  s.publication = o.String("publication");
+  s.create_publication = o.Bool("create_publication", false);
+  return s;
+}
+
+ColumnMapping ParseColumn(const std::string& target, const json& v, const std::string& path) {
+  ColumnMapping c;
+  c.target = target;
+  c.path = path;
+  if (target.empty()) Fail(path, "empty target column name");
+  if (v.is_string()) {
+    c.expression = Object::StringValue(v, path);
+    return c;
+  }
+  if (v.is_object()) {
+    Object o(v, path, {"identity"});
+    c.identity_column = o.String("identity");
+    return c;
+  }
+  Fail(path, std::string("expected a string (a SQL expression over the source row) or {\"identity\": COLUMN}, got ") +
+                 TypeName(v));
+}
+
+TableMapping ParseTable(const json& j, const std::string& path) {
+  Object o(j, path, {"source", "target", "key", "columns", "where"});
+  TableMapping t;
+  t.path = path;
+  t.source = ParseQualifiedName(o.String("source"), "config: " + o.PathOf("source"));
+  t.target = ParseQualifiedName(o.String("target"), "config: " + o.PathOf("target"));
+
+  if (!o.Has("columns")) Fail(o.PathOf("columns"), "missing (an object of target column: expression)");
+  const json& cols = o.At("columns");
+  if (!cols.is_object()) Fail(o.PathOf("columns"), std::string("expected an object, got ") + TypeName(cols));
+  if (cols.empty()) Fail(o.PathOf("columns"), "must map at least one column");
+  for (auto it = cols.begin(); it != cols.end(); ++it) {
+    t.columns.push_back(ParseColumn(it.key(), it.value(), o.PathOf("columns") + "." + it.key()));
+  }
+
+  if (!o.Has("key")) Fail(o.PathOf("key"), "missing (an array of target column names)");
+  const json& key = o.At("key");
+  if (!key.is_array()) Fail(o.PathOf("key"), std::string("expected an array, got ") + TypeName(key));
+  if (key.empty()) Fail(o.PathOf("key"), "must name at least one column");
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    std::string p = o.PathOf("key") + "[" + std::to_string(i) + "]";
+    std::string name = Object::StringValue(key[i], p);
+    bool mapped = false;
+    for (const auto& c : t.columns) mapped = mapped || c.target == name;
+    if (!mapped) Fail(p, "key column \"" + name + "\" is not in columns", "Every key column must be mapped.");
+    if (!seen.insert(name).second) Fail(p, "key column \"" + name + "\" listed twice");
+    t.key.push_back(name);
+  }
+  t.where = o.OptionalString("where");
+  return t;
+}
+
+PeerConfig ParsePeer(const json& j, const std::string& path) {
+  Object o(j, path, {"name", "dsn", "platform", "slot", "on_unmapped_identity", "provision_sql", "tables"});
+  PeerConfig p;
+  p.path = path;
+  p.name = o.String("name");
+  static const std::regex name_re("[a-z0-9_]{1,40}");
+  if (!std::regex_match(p.name, name_re)) {
+    Fail(o.PathOf("name"), "\"" + p.name + "\" is not 1 to 40 of a-z, 0-9 and _",
+         "The name is used in the replication slot name.");
+  }
+  p.dsn = o.String("dsn");
+  p.platform = o.String("platform");
+  p.slot = o.OptionalString("slot").value_or("crosswalk_" + p.name);
+  static const std::regex slot_re("[a-z0-9_]{1,63}");
+  if (!std::regex_match(p.slot, slot_re)) {
+    Fail(o.PathOf("slot"), "\"" + p.slot + "\" is not a valid replication slot name (1 to 63 of a-z, 0-9, _)");
+  }
+  std::string mode = o.OptionalString("on_unmapped_identity").value_or("skip");
+  if (mode == "provision")
+    p.on_unmapped_identity = UnmappedIdentity::kProvision;
+  else if (mode == "skip")
+    p.on_unmapped_identity = UnmappedIdentity::kSkip;
+  else if (mode == "hold")
+    p.on_unmapped_identity = UnmappedIdentity::kHold;
+  else
+    Fail(o.PathOf("on_unmapped_identity"), "\"" + mode + "\" is not one of provision, skip, hold");
+  p.provision_sql = o.OptionalString("provision_sql");
+  if (p.on_unmapped_identity == UnmappedIdentity::kProvision && !p.provision_sql) {
+    Fail(o.PathOf("provision_sql"), "missing: on_unmapped_identity is \"provision\"",
+         "Give a statement that creates the user from $1 (the source row as jsonb) and returns its new id.");
+  }
+  if (!o.Has("tables")) Fail(o.PathOf("tables"), "missing (an array of table mappings)");
+  const json& tables = o.At("tables");
+  if (!tables.is_array()) Fail(o.PathOf("tables"), std::string("expected an array, got ") + TypeName(tables));
+  if (tables.empty()) Fail(o.PathOf("tables"), "must map at least one table");
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    p.tables.push_back(ParseTable(tables[i], o.PathOf("tables") + "[" + std::to_string(i) + "]"));
+  }
+  return p;
+}
+
+}  // namespace
+
+Config ParseConfig(const std::string& text) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw Error(sqlstate::kConfigFileError, std::string("config: not valid JSON: ") + e.what());
+  }
+  Object top(j, "", {"source", "identity", "peers", "apply", "metrics", "alerts"});
+  Config c;
+  if (!top.Has("source")) Fail("source", "missing");
+  c.source = ParseSource(top.At("source"));
+
+  c.identity.dsn = c.source.dsn;
+  if (top.Has("identity")) {
+    Object o(top.At("identity"), "identity", {"dsn", "cache_seconds"});
+    c.identity.dsn = o.OptionalString("dsn").value_or(c.source.dsn);
+    c.identity.cache_seconds = o.OptionalInt("cache_seconds", 0, 86400).value_or(60);
+  }
+  if (top.Has("apply")) {
+    Object o(top.At("apply"), "apply", {"batch_rows", "status_interval_seconds"});
+    c.apply.batch_rows = o.OptionalInt("batch_rows", 1, 1000000).value_or(c.apply.batch_rows);
+    c.apply.status_interval_seconds =
+        o.OptionalInt("status_interval_seconds", 1, 10).value_or(c.apply.status_interval_seconds);
+  }
+  if (top.Has("metrics")) {
+    Object o(top.At("metrics"), "metrics", {"listen"});
+    c.metrics.listen = o.OptionalString("listen");
+    static const std::regex listen_re(R"(([^:\s]+|\[[0-9a-fA-F:]+\]):([0-9]{1,5}))");
+    if (c.metrics.listen && !std::regex_match(*c.metrics.listen, listen_re)) {
+      Fail("metrics.listen", "\"" + *c.metrics.listen + "\" is not HOST:PORT");
+    }
+  }
+  if (top.Has("alerts")) {
+    Object o(top.At("alerts"), "alerts", {"lag_seconds", "dead_letters", "command"});
+    c.alerts.lag_seconds = o.OptionalNumber("lag_seconds", 0);
+    c.alerts.dead_letters = o.OptionalInt("dead_letters", 1, 1 << 30);
+    c.alerts.command = o.OptionalString("command");
+  }
+
+  if (!top.Has("peers")) Fail("peers", "missing (an array of peers)");
+  const json& peers = top.At("peers");
+  if (!peers.is_array()) Fail("peers", std::string("expected an array, got ") + TypeName(peers));
+  if (peers.empty()) Fail("peers", "must list at least one peer");
+  std::map<std::string, std::string> names, slots;
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    std::string path = "peers[" + std::to_string(i) + "]";
+    PeerConfig p = ParsePeer(peers[i], path);
+    if (p.platform == c.source.platform) {
+      Fail(path + ".platform", "\"" + p.platform + "\" is the source's platform");
+    }
+    if (!names.emplace(p.name, path).second)
+      Fail(path + ".name", "\"" + p.name + "\" is also " + names[p.name] + "'s name");
+    if (!slots.emplace(p.slot, path).second)
+      Fail(path + ".slot", "\"" + p.slot + "\" is also " + slots[p.slot] + "'s slot");
+    c.peers.push_back(std::move(p));
+  }
+  return c;
+}
+
+Config LoadConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(sqlstate::kConfigFileError, "config: cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseConfig(ss.str());
+}
+
+}  // namespace crosswalk::cdc

@@ -1,0 +1,89 @@
+// crosswalk-sync's configuration: a JSON file (DESIGN.md "The daemon",
+// docs/config.md). Parsing is strict: an unknown key, a wrong type or a
+// missing field is an Error (SQLSTATE F0000) naming its JSON path, such as
+// `peers[0].tables[1].columns.progress`; nothing is silently defaulted that
+// the user wrote wrong.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sqltext.hpp"
+
+namespace crosswalk::cdc {
+
+// One target column: a SQL expression over the source row, or a user id
+// translated from the source platform to the peer's.
+struct ColumnMapping {
+  std::string target;                          // target column name
+  std::string expression;                      // SQL over the source row's columns (empty for identity)
+  std::optional<std::string> identity_column;  // source column holding a source-platform user id
+  std::string path;                            // JSON path, for errors
+};
+
+struct TableMapping {
+  QualifiedName source;
+  QualifiedName target;
+  std::vector<std::string> key;  // target columns that identify a row
+  std::vector<ColumnMapping> columns;
+  std::optional<std::string> where;  // SQL filter over the source row
+  std::string path;                  // "peers[0].tables[1]"
+};
+
+enum class UnmappedIdentity { kProvision, kSkip, kHold };
+const char* UnmappedIdentityName(UnmappedIdentity mode);
+
+struct PeerConfig {
+  std::string name;
+  std::string dsn;
+  std::string platform;
+  std::string slot;  // replication slot on the source
+  UnmappedIdentity on_unmapped_identity = UnmappedIdentity::kSkip;
+  std::optional<std::string> provision_sql;
+  std::vector<TableMapping> tables;
+  std::string path;
+};
+
+struct SourceConfig {
+  std::string dsn;
+  std::string platform;
+  std::string publication;
+  bool create_publication = false;
+};
+
+struct IdentityConfig {
+  std::string dsn;         // defaults to the source's
+  int cache_seconds = 60;  // how long a translation is trusted
+};
+
+struct ApplyConfig {
+  int batch_rows = 5000;             // rows staged per apply statement
+  int status_interval_seconds = 10;  // standby status updates at least this often
+};
+
+struct MetricsConfig {
+  std::optional<std::string> listen;
+};
+
+struct AlertsConfig {
+  std::optional<double> lag_seconds;
+  std::optional<int> dead_letters;
+  std::optional<std::string> command;
+};
+
+struct Config {
+  SourceConfig source;
+  IdentityConfig identity;
+  std::vector<PeerConfig> peers;
+  ApplyConfig apply;
+  MetricsConfig metrics;
+  AlertsConfig alerts;
+};
+
+// Parses config text; throws Error F0000 naming the JSON path of the problem.
+Config ParseConfig(const std::string& json_text);
+// Reads and parses a config file.
+Config LoadConfig(const std::string& path);
+
+}  // namespace crosswalk::cdc
