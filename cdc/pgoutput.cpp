@@ -332,10 +332,10 @@ Message DecodeMessage(std::string_view bytes, Lsn lsn) {
 
 void RelationCache::Store(Relation relation) {
   std::uint32_t oid = relation.oid;
-  relations_.insert_or_assign(oid, std::move(relation));
+  relations_.insert_or_assign(oid, std::make_shared<const Relation>(std::move(relation)));
 }
 
-const Relation& RelationCache::Get(std::uint32_t oid, Lsn lsn) const {
+std::shared_ptr<const Relation> RelationCache::Get(std::uint32_t oid, Lsn lsn) const {
   auto it = relations_.find(oid);
   if (it == relations_.end()) {
     throw Error(kProtocolViolation, "change for relation OID " + std::to_string(oid) + " at LSN " + FormatLsn(lsn) +
@@ -344,7 +344,7 @@ const Relation& RelationCache::Get(std::uint32_t oid, Lsn lsn) const {
   return it->second;
 }
 
-void RelationCache::CheckTuple(const Relation& relation, const Tuple& tuple, Lsn lsn, const char* what) const {
+void RelationCache::CheckTuple(const Relation& relation, const Tuple& tuple, Lsn lsn, const char* what) {
   if (tuple.size() != relation.columns.size()) {
     throw Error(kProtocolViolation, std::string(what) + " for " + relation.schema + "." + relation.name + " at LSN " +
                                         FormatLsn(lsn) + " has " + std::to_string(tuple.size()) +

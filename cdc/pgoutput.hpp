@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -159,13 +160,14 @@ class RelationCache {
   void Store(Relation relation);
   // The relation for a change at `lsn`; Error 08P01 when no Relation message
   // came first (the server always sends one before the first change).
-  const Relation& Get(std::uint32_t oid, Lsn lsn) const;
+  // Shared, so changes already queued keep the layout they were decoded with.
+  std::shared_ptr<const Relation> Get(std::uint32_t oid, Lsn lsn) const;
   // Checks that a tuple has one value per column of its relation.
-  void CheckTuple(const Relation& relation, const Tuple& tuple, Lsn lsn, const char* what) const;
+  static void CheckTuple(const Relation& relation, const Tuple& tuple, Lsn lsn, const char* what);
   void Clear() { relations_.clear(); }
 
  private:
-  std::unordered_map<std::uint32_t, Relation> relations_;
+  std::unordered_map<std::uint32_t, std::shared_ptr<const Relation>> relations_;
 };
 
 }  // namespace crosswalk::cdc

@@ -1,8 +1,13 @@
 #include "pq.hpp"
 
+#include <algorithm>
 #include <regex>
 
 namespace crosswalk::pq {
+
+namespace {
+constexpr std::size_t kCopyChunk = 1 << 20;
+}
 
 std::string MaskDsn(const std::string& dsn) {
   static const std::regex kv(R"((password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+))", std::regex::icase);
@@ -18,6 +23,32 @@ Connection::Connection(const std::string& dsn) : conn_(PQconnectdb(dsn.c_str()))
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
     throw Error("08006", "could not connect to " + MaskDsn(dsn) + ": " + msg);
   }
+}
+
+Connection::Connection(ConnPtr conn, const std::string& dsn) : conn_(std::move(conn)) {
+  if (!conn_) throw Error(sqlstate::kInternalError, "out of memory connecting to " + MaskDsn(dsn));
+  if (PQstatus(conn_.get()) != CONNECTION_OK) {
+    std::string msg = PQerrorMessage(conn_.get());
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    throw Error("08006", "could not connect to " + MaskDsn(dsn) + ": " + msg);
+  }
+}
+
+Result Connection::CopyIn(const std::string& copy_sql, const std::string& data) {
+  Result start = Check(PQexec(conn_.get(), copy_sql.c_str()), "COPY failed");
+  if (PQresultStatus(start.raw()) != PGRES_COPY_IN)
+    throw Error(sqlstate::kInternalError, "not a COPY FROM STDIN: " + copy_sql);
+  bool ok = true;
+  for (std::size_t off = 0; ok && off < data.size(); off += kCopyChunk) {
+    std::size_t n = std::min(kCopyChunk, data.size() - off);
+    ok = PQputCopyData(conn_.get(), data.data() + off, static_cast<int>(n)) == 1;
+  }
+  if (PQputCopyEnd(conn_.get(), ok ? nullptr : "client could not send data") != 1) {
+    throw Error("08006", std::string("COPY failed: ") + PQerrorMessage(conn_.get()));
+  }
+  Result last = Check(PQgetResult(conn_.get()), "COPY failed");
+  while (PGresult* extra = PQgetResult(conn_.get())) PQclear(extra);
+  return last;
 }
 
 Result Connection::Check(PGresult* raw, const std::string& what) {

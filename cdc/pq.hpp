@@ -51,19 +51,26 @@ class Connection {
  public:
   // Connects; throws crosswalk::Error naming the target (password masked) on failure.
   explicit Connection(const std::string& dsn);
+  // Takes over a connection made elsewhere (e.g. with replication=database);
+  // throws like the constructor above when it is not OK.
+  Connection(ConnPtr conn, const std::string& dsn);
 
   // Runs one or more statements; throws ServerError on failure.
   Result Exec(const std::string& sql);
   // One statement with text parameters ($1, $2, ...; nullopt is NULL).
   Result ExecParams(const std::string& sql, const std::vector<std::optional<std::string>>& params);
   // The first column of the first row (nullopt for NULL or no row).
-  std::optional<std::string> Scalar(const std::string& sql,
-                                    const std::vector<std::optional<std::string>>& params = {});
+  std::optional<std::string> Scalar(const std::string& sql, const std::vector<std::optional<std::string>>& params = {});
+
+  // COPY ... FROM STDIN with `data` (already in COPY text format) as its
+  // input, in one call; throws ServerError when the server rejects it.
+  Result CopyIn(const std::string& copy_sql, const std::string& data);
 
   PGconn* raw() const { return conn_.get(); }
+  // Turns a finished result into a Result, or throws ServerError naming `what`.
+  Result Check(PGresult* r, const std::string& what);
 
  private:
-  Result Check(PGresult* r, const std::string& what);
   ConnPtr conn_;
 };
 

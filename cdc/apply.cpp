@@ -1,0 +1,1149 @@
+#include "apply.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "log.hpp"
+#include "sqltext.hpp"
+
+namespace crosswalk::cdc {
+
+using nlohmann::json;
+
+namespace {
+
+// Segments at most this many rows go inline as a VALUES list (one round
+// trip with the apply statement); larger ones are COPYed into a temporary
+// staging table first.
+constexpr std::size_t kInlineRows = 64;
+constexpr const char* kUnmappedState = "23503";
+// A segment is applied once it holds this much row data, whatever its row
+// count: memory stays bounded however large a transaction is.
+constexpr std::size_t kMaxSegmentBytes = 32u << 20;
+
+// Errors that belong to a row (bad data, a constraint, a mapping the row
+// cannot satisfy): the row is dead-lettered and streaming goes on. Anything
+// else (connection, resources, serialization) stops and retries the
+// transaction.
+bool IsRowError(const std::string& code) {
+  static const char* classes[] = {"22", "23", "42", "44", "P0", "2F", "39", "0A"};
+  for (const char* c : classes) {
+    if (code.compare(0, 2, c) == 0) return true;
+  }
+  return false;
+}
+
+std::string Join(const std::vector<std::string>& parts, const std::string& sep) {
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? sep : "") + parts[i];
+  return out;
+}
+
+std::string IdColumn(int index) { return "_cw_id_" + std::to_string(index); }
+
+// What a relation's layout is, as a cache key (a Relation message may
+// change it; a decoded dead letter brings its own copy).
+std::string Signature(const Relation& r) {
+  std::string s = r.schema + '\x1f' + r.name;
+  for (const auto& c : r.columns) {
+    s += '\x1f' + c.name + '\x1e' + std::to_string(c.type_oid) + '\x1e' + std::to_string(c.type_mod);
+  }
+  return s;
+}
+
+}  // namespace
+
+const char* ChangeOpName(ChangeOp op) {
+  switch (op) {
+    case ChangeOp::kInsert:
+      return "insert";
+    case ChangeOp::kUpdate:
+      return "update";
+    case ChangeOp::kDelete:
+      return "delete";
+  }
+  return "?";
+}
+
+// ---------------------------------------------------------------------------
+// Changes as JSON
+// ---------------------------------------------------------------------------
+
+json TupleToJson(const Relation& relation, const Tuple& tuple) {
+  json out = json::object();
+  for (std::size_t i = 0; i < tuple.size() && i < relation.columns.size(); ++i) {
+    const TupleValue& v = tuple[i];
+    if (v.kind == TupleValue::Kind::kUnchanged) continue;
+    if (v.kind == TupleValue::Kind::kNull) {
+      out[relation.columns[i].name] = nullptr;
+    } else {
+      out[relation.columns[i].name] = v.data;
+    }
+  }
+  return out;
+}
+
+json EncodeChange(const RowChange& c) {
+  const Relation& r = *c.relation;
+  json cols = json::array();
+  for (const auto& col : r.columns) {
+    cols.push_back({{"name", col.name}, {"type", col.type_oid}, {"typmod", col.type_mod}, {"key", col.is_key}});
+  }
+  json out = {{"op", std::string(1, static_cast<char>(c.op))},
+              {"relation",
+               {{"schema", r.schema},
+                {"name", r.name},
+                {"replica_identity", std::string(1, r.replica_identity)},
+                {"columns", cols}}}};
+  out["old_kind"] = c.old_kind ? json(std::string(1, c.old_kind)) : json(nullptr);
+  out["old"] = c.old_kind ? TupleToJson(r, c.old_tuple) : json(nullptr);
+  out["new"] = c.op != ChangeOp::kDelete ? TupleToJson(r, c.new_tuple) : json(nullptr);
+  return out;
+}
+
+RowChange DecodeChange(const json& j, Lsn lsn) {
+  auto bad = [&](const std::string& why) {
+    return Error(sqlstate::kInvalidTextRepresentation,
+                 "stored change at LSN " + FormatLsn(lsn) + " is invalid: " + why);
+  };
+  try {
+    RowChange c;
+    c.lsn = lsn;
+    std::string op = j.at("op").get<std::string>();
+    if (op != "I" && op != "U" && op != "D") throw bad("op " + op);
+    c.op = static_cast<ChangeOp>(op[0]);
+    const json& rj = j.at("relation");
+    auto rel = std::make_shared<Relation>();
+    rel->schema = rj.at("schema").get<std::string>();
+    rel->name = rj.at("name").get<std::string>();
+    rel->replica_identity = rj.at("replica_identity").get<std::string>().at(0);
+    for (const auto& cj : rj.at("columns")) {
+      RelationColumn col;
+      col.name = cj.at("name").get<std::string>();
+      col.type_oid = cj.at("type").get<std::uint32_t>();
+      col.type_mod = cj.at("typmod").get<std::int32_t>();
+      col.is_key = cj.at("key").get<bool>();
+      rel->columns.push_back(std::move(col));
+    }
+    auto tuple = [&](const json& obj) {
+      Tuple t(rel->columns.size());
+      for (std::size_t i = 0; i < rel->columns.size(); ++i) {
+        auto it = obj.find(rel->columns[i].name);
+        if (it == obj.end()) {
+          t[i].kind = TupleValue::Kind::kUnchanged;
+        } else if (it->is_null()) {
+          t[i].kind = TupleValue::Kind::kNull;
+        } else {
+          t[i].kind = TupleValue::Kind::kText;
+          t[i].data = it->get<std::string>();
+        }
+      }
+      return t;
+    };
+    if (!j.at("old_kind").is_null()) {
+      c.old_kind = j.at("old_kind").get<std::string>().at(0);
+      c.old_tuple = tuple(j.at("old"));
+    }
+    if (c.op != ChangeOp::kDelete) c.new_tuple = tuple(j.at("new"));
+    if (c.op == ChangeOp::kDelete && !c.old_kind) throw bad("a delete without its old key");
+    c.relation = std::move(rel);
+    return c;
+  } catch (const json::exception& e) {
+    throw bad(e.what());
+  }
+}
+
+// ---------------------------------------------------------------------------
+// COPY text format
+// ---------------------------------------------------------------------------
+
+void AppendCopyValue(std::string& out, const TupleValue& v) {
+  if (v.kind != TupleValue::Kind::kText) {
+    out += "\\N";
+    return;
+  }
+  for (char c : v.data) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += c;
+    }
+  }
+}
+
+Tuple ParseCopyLine(std::string_view line, std::size_t expected) {
+  Tuple t;
+  t.reserve(expected);
+  TupleValue cur;
+  cur.kind = TupleValue::Kind::kText;
+  bool is_null_marker = false;
+  auto finish = [&] {
+    if (is_null_marker) {
+      cur.kind = TupleValue::Kind::kNull;
+      cur.data.clear();
+    }
+    t.push_back(std::move(cur));
+    cur = TupleValue{};
+    cur.kind = TupleValue::Kind::kText;
+    is_null_marker = false;
+  };
+  std::size_t field_start = 0;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (c == '\t') {
+      finish();
+      field_start = i + 1;
+      continue;
+    }
+    if (c != '\\') {
+      cur.data += c;
+      continue;
+    }
+    if (++i >= line.size()) throw Error(sqlstate::kDataCorrupted, "COPY line ends with a backslash");
+    char e = line[i];
+    switch (e) {
+      case 'N':
+        if (i - 1 == field_start && (i + 1 == line.size() || line[i + 1] == '\t')) {
+          is_null_marker = true;
+        } else {
+          cur.data += 'N';
+        }
+        break;
+      case 'b':
+        cur.data += '\b';
+        break;
+      case 'f':
+        cur.data += '\f';
+        break;
+      case 'n':
+        cur.data += '\n';
+        break;
+      case 'r':
+        cur.data += '\r';
+        break;
+      case 't':
+        cur.data += '\t';
+        break;
+      case 'v':
+        cur.data += '\v';
+        break;
+      case 'x': {
+        int v = 0, n = 0;
+        while (n < 2 && i + 1 < line.size() && std::isxdigit(static_cast<unsigned char>(line[i + 1]))) {
+          char h = line[++i];
+          v = v * 16 + (std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (std::tolower(h) - 'a' + 10));
+          ++n;
+        }
+        cur.data += n ? static_cast<char>(v) : 'x';
+        break;
+      }
+      default:
+        if (e >= '0' && e <= '7') {
+          int v = e - '0', n = 1;
+          while (n < 3 && i + 1 < line.size() && line[i + 1] >= '0' && line[i + 1] <= '7') {
+            v = v * 8 + (line[++i] - '0');
+            ++n;
+          }
+          cur.data += static_cast<char>(v);
+        } else {
+          cur.data += e;
+        }
+    }
+  }
+  finish();
+  if (t.size() != expected) {
+    throw Error(sqlstate::kDataCorrupted,
+                "COPY line has " + std::to_string(t.size()) + " values, expected " + std::to_string(expected));
+  }
+  return t;
+}
+
+// ---------------------------------------------------------------------------
+// Peer schema
+// ---------------------------------------------------------------------------
+
+void EnsurePeerSchema(pq::Connection& peer) {
+  // Two daemons (or two peers in one database) may race to create it.
+  peer.Exec(R"SQL(
+BEGIN;
+SET LOCAL client_min_messages = warning;
+SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('crosswalk_sync schema'));
+CREATE SCHEMA IF NOT EXISTS crosswalk_sync;
+CREATE TABLE IF NOT EXISTS crosswalk_sync.progress (
+  slot          text PRIMARY KEY,
+  applied_lsn   pg_lsn NOT NULL,
+  snapshot_lsn  pg_lsn,
+  transactions  bigint NOT NULL DEFAULT 0,
+  rows_applied  bigint NOT NULL DEFAULT 0,
+  updated_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE TABLE IF NOT EXISTS crosswalk_sync.dead_letter (
+  id            bigserial PRIMARY KEY,
+  slot          text NOT NULL,
+  created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  lsn           pg_lsn,
+  source_table  text NOT NULL,
+  operation     text NOT NULL,
+  sqlstate      text,
+  error         text NOT NULL,
+  "row"         jsonb,
+  change        jsonb NOT NULL,
+  attempts      integer NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS crosswalk_sync.held (
+  id            bigserial PRIMARY KEY,
+  slot          text NOT NULL,
+  held_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  lsn           pg_lsn,
+  source_table  text NOT NULL,
+  operation     text NOT NULL,
+  hold_key      text NOT NULL,
+  change        jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS held_slot_key_idx ON crosswalk_sync.held (slot, hold_key);
+COMMIT;
+)SQL");
+}
+
+// ---------------------------------------------------------------------------
+// PeerApplier
+// ---------------------------------------------------------------------------
+
+PeerApplier::PeerApplier(const Config& config, const PeerConfig& peer) : config_(config), peer_(peer) {}
+
+PeerApplier::~PeerApplier() = default;
+
+void PeerApplier::Prepare() {
+  conn_ = std::make_unique<pq::Connection>(peer_.dsn);
+  conn_->Exec(
+      "SET client_encoding = 'UTF8'; SET synchronous_commit = on; SET application_name = 'crosswalk-sync'; "
+      "SET search_path = pg_catalog, pg_temp");
+  EnsurePeerSchema(*conn_);
+  plans_.clear();
+  bool any_identity = false;
+  for (const auto& t : peer_.tables) {
+    MappingPlan plan;
+    plan.mapping = &t;
+    pq::Result r(pq::ResultPtr(nullptr));
+    try {
+      r = conn_->ExecParams(
+          "SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), pg_catalog.format_type(a.atttypid, NULL) "
+          "FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::pg_catalog.regclass AND a.attnum > 0 "
+          "AND NOT a.attisdropped",
+          {t.target.Quoted()});
+    } catch (const pq::ServerError& e) {
+      throw Error(sqlstate::kConfigFileError, "config: " + t.path + ".target: table " + t.target.Display() +
+                                                  " not found on peer " + peer_.name + ": " + e.what());
+    }
+    for (int i = 0; i < r.rows(); ++i) plan.target_columns[r.value(i, 0)] = {r.value(i, 1), r.value(i, 2)};
+    for (const auto& c : t.columns) {
+      if (!plan.target_columns.count(c.target)) {
+        throw Error(sqlstate::kConfigFileError, "config: " + c.path + ": table " + t.target.Display() + " on peer " +
+                                                    peer_.name + " has no column \"" + c.target + "\"");
+      }
+      if (c.target.rfind("_cw_", 0) == 0) {
+        throw Error(sqlstate::kConfigFileError, "config: " + c.path + ": column names starting _cw_ are reserved");
+      }
+      if (c.identity_column) {
+        plan.refs[c.target] = {*c.identity_column};
+        any_identity = true;
+      } else {
+        plan.refs[c.target] = ExpressionIdentifiers(c.expression);
+      }
+    }
+    if (t.where) plan.where_refs = ExpressionIdentifiers(*t.where);
+    plans_[t.source].push_back(std::move(plan));
+  }
+  if (any_identity || peer_.on_unmapped_identity == UnmappedIdentity::kProvision) {
+    ids_ = std::make_unique<IdentityTranslator>(config_.identity.dsn, config_.source.platform, peer_.platform,
+                                                config_.identity.cache_seconds);
+  }
+  held_keys_.clear();
+  pq::Result held =
+      conn_->ExecParams("SELECT DISTINCT hold_key FROM crosswalk_sync.held WHERE slot = $1", {peer_.slot});
+  for (int i = 0; i < held.rows(); ++i) held_keys_.insert(held.value(i, 0));
+  stage_tables_.clear();
+  identity_columns_.clear();
+  tx_open_ = false;
+  pending_ = Segment{};
+}
+
+std::optional<Lsn> PeerApplier::StoredPosition() {
+  auto v = conn_->Scalar("SELECT applied_lsn::text FROM crosswalk_sync.progress WHERE slot = $1", {peer_.slot});
+  if (!v) return std::nullopt;
+  return ParseLsn(*v);
+}
+
+void PeerApplier::ExecInTransaction(const std::string& sql) {
+  std::string text = tx_open_ ? sql : "BEGIN; " + sql;
+  tx_open_ = true;
+  conn_->Exec(text);
+}
+
+void PeerApplier::BeginTransaction() {
+  pending_ = Segment{};
+  tx_rows_ = 0;
+}
+
+std::string PeerApplier::RowKey(const RowChange& c) const {
+  const Relation& r = *c.relation;
+  const Tuple& t = c.old_kind ? c.old_tuple : (c.op == ChangeOp::kDelete ? c.old_tuple : c.new_tuple);
+  std::string key = r.schema + "." + r.name;
+  for (std::size_t i = 0; i < r.columns.size() && i < t.size(); ++i) {
+    if (!r.columns[i].is_key) continue;
+    key += '\x1e';
+    key += t[i].kind == TupleValue::Kind::kText ? t[i].data : std::string("\x1f") + static_cast<char>(t[i].kind);
+  }
+  return key;
+}
+
+std::string PeerApplier::SegmentMask(const RowChange& c) const {
+  if (c.op != ChangeOp::kUpdate) return {};
+  std::string mask(c.new_tuple.size(), '0');
+  bool any = false;
+  for (std::size_t i = 0; i < c.new_tuple.size(); ++i) {
+    if (c.new_tuple[i].kind != TupleValue::Kind::kUnchanged) continue;
+    // REPLICA IDENTITY FULL sent the old value, which is the unchanged one.
+    if (c.old_kind == 'O' && i < c.old_tuple.size() && c.old_tuple[i].kind == TupleValue::Kind::kText) continue;
+    mask[i] = '1';
+    any = true;
+  }
+  return any ? mask : std::string();
+}
+
+void PeerApplier::AddChange(RowChange change) {
+  const Relation& rel = *change.relation;
+  if (!plans_.count(QualifiedName{rel.schema, rel.name})) return;
+  if (change.op != ChangeOp::kDelete)
+    RelationCache::CheckTuple(rel, change.new_tuple, change.lsn, ChangeOpName(change.op));
+  if (change.old_kind) RelationCache::CheckTuple(rel, change.old_tuple, change.lsn, "old tuple");
+
+  if (peer_.on_unmapped_identity == UnmappedIdentity::kHold && !held_keys_.empty() &&
+      held_keys_.count(RowKey(change))) {
+    // An earlier change of this row is parked: this one queues behind it.
+    Flush();
+    Hold(change);
+    return;
+  }
+  std::string mask = SegmentMask(change);
+  std::string key = RowKey(change);
+  std::string new_key;
+  if (change.op == ChangeOp::kUpdate && change.old_kind) {
+    RowChange probe;
+    probe.relation = change.relation;
+    probe.op = ChangeOp::kInsert;
+    probe.new_tuple = change.new_tuple;
+    new_key = RowKey(probe);
+  }
+  bool compatible = !pending_.rows.empty() && pending_.relation == change.relation && pending_.op == change.op &&
+                    pending_.mask == mask &&
+                    pending_.rows.size() < static_cast<std::size_t>(config_.apply.batch_rows) &&
+                    pending_.bytes < kMaxSegmentBytes;
+  if (compatible && change.op == ChangeOp::kUpdate) {
+    compatible = !pending_.keys.count(key) && (new_key.empty() || !pending_.keys.count(new_key));
+  }
+  if (!compatible) {
+    Flush();
+    pending_.relation = change.relation;
+    pending_.op = change.op;
+    pending_.mask = mask;
+  }
+  if (change.op == ChangeOp::kUpdate) {
+    pending_.keys.insert(key);
+    if (!new_key.empty()) pending_.keys.insert(new_key);
+  }
+  for (const auto& v : change.new_tuple) pending_.bytes += v.data.size() + 8;
+  for (const auto& v : change.old_tuple) pending_.bytes += v.data.size() + 8;
+  pending_.rows.push_back(std::move(change));
+}
+
+void PeerApplier::Flush() {
+  if (pending_.rows.empty()) return;
+  Segment seg = std::move(pending_);
+  pending_ = Segment{};
+  ApplySegment(seg, false);
+}
+
+const std::vector<int>& PeerApplier::IdentityColumns(const Relation& relation) {
+  std::string sig = Signature(relation);
+  auto it = identity_columns_.find(sig);
+  if (it != identity_columns_.end()) return it->second;
+  std::set<int> cols;
+  for (const auto& plan : plans_.at(QualifiedName{relation.schema, relation.name})) {
+    for (const auto& c : plan.mapping->columns) {
+      if (!c.identity_column) continue;
+      int found = -1;
+      for (std::size_t i = 0; i < relation.columns.size(); ++i) {
+        if (relation.columns[i].name == *c.identity_column) found = static_cast<int>(i);
+      }
+      if (found < 0) {
+        throw Error("0A000", "config: " + c.path + ".identity: source table " + relation.schema + "." + relation.name +
+                                 " has no column \"" + *c.identity_column + "\"");
+      }
+      cols.insert(found);
+    }
+  }
+  return identity_columns_[sig] = std::vector<int>(cols.begin(), cols.end());
+}
+
+std::string PeerApplier::Provision(const RowChange& change, const std::string& source_id) {
+  if (!provision_conn_) {
+    provision_conn_ = std::make_unique<pq::Connection>(peer_.dsn);
+    provision_conn_->Exec("SET client_encoding = 'UTF8'; SET synchronous_commit = on");
+  }
+  // Committed on its own before the link: a crash in between leaves an
+  // unlinked account on the peer (provision_sql should be idempotent), never
+  // a link to an account that does not exist.
+  json row = TupleToJson(*change.relation, change.new_tuple);
+  auto peer_id = provision_conn_->Scalar(*peer_.provision_sql, {row.dump()});
+  if (!peer_id || peer_id->empty()) {
+    throw Error(kUnmappedState,
+                "provision_sql returned no user id for " + config_.source.platform + " user " + source_id);
+  }
+  ids_->LinkProvisioned(source_id, *peer_id);
+  ++counters_.provisioned;
+  Log(LogLevel::kInfo, "provisioned",
+      {{"peer", peer_.name}, {"source_id", source_id}, {"peer_id", *peer_id}, {"lsn", FormatLsn(change.lsn)}});
+  return *peer_id;
+}
+
+std::vector<PeerApplier::Prepared> PeerApplier::TranslateIdentities(
+    const Segment& seg, std::vector<std::pair<const RowChange*, std::string>>& unmapped) {
+  const std::vector<int>& idcols = IdentityColumns(*seg.relation);
+  std::vector<Prepared> out;
+  out.reserve(seg.rows.size());
+  if (idcols.empty()) {
+    for (const auto& r : seg.rows) out.push_back(Prepared{&r, {}, {}});
+    return out;
+  }
+  auto old_row = [](const RowChange& c) -> const Tuple& { return c.old_kind ? c.old_tuple : c.new_tuple; };
+  std::vector<std::string> wanted;
+  for (const auto& r : seg.rows) {
+    for (int j : idcols) {
+      if (r.op != ChangeOp::kDelete && r.new_tuple[j].kind == TupleValue::Kind::kText)
+        wanted.push_back(r.new_tuple[j].data);
+      if (r.op != ChangeOp::kInsert && old_row(r)[j].kind == TupleValue::Kind::kText)
+        wanted.push_back(old_row(r)[j].data);
+    }
+  }
+  auto found = ids_->TranslateBatch(wanted);
+  for (const auto& r : seg.rows) {
+    Prepared p{&r, {}, {}};
+    std::optional<std::string> missing;
+    for (int j : idcols) {
+      auto lookup = [&](const TupleValue& v, bool is_new) -> std::optional<std::string> {
+        if (v.kind != TupleValue::Kind::kText) return std::nullopt;
+        auto it = found.find(v.data);
+        if (it != found.end() && it->second) return it->second;
+        if (is_new && peer_.on_unmapped_identity == UnmappedIdentity::kProvision) {
+          std::string id = Provision(r, v.data);
+          found[v.data] = id;
+          return id;
+        }
+        if (!missing) missing = v.data;
+        return std::nullopt;
+      };
+      if (r.op != ChangeOp::kDelete) p.new_ids[j] = lookup(r.new_tuple[j], true);
+      if (r.op != ChangeOp::kInsert) p.old_ids[j] = lookup(old_row(r)[j], false);
+    }
+    if (missing) {
+      unmapped.emplace_back(&r, *missing);
+    } else {
+      out.push_back(std::move(p));
+    }
+  }
+  return out;
+}
+
+void PeerApplier::ApplySegment(Segment& seg, bool throw_on_error) {
+  std::vector<std::pair<const RowChange*, std::string>> unmapped;
+  std::vector<Prepared> rows = TranslateIdentities(seg, unmapped);
+  for (const auto& [change, source_id] : unmapped) {
+    std::string msg = config_.source.platform + " user " + source_id + " has no account on " + peer_.platform;
+    if (throw_on_error) throw Error(kUnmappedState, msg);
+    if (peer_.on_unmapped_identity == UnmappedIdentity::kHold) {
+      Hold(*change);
+    } else {
+      DeadLetter(*change, kUnmappedState, msg);
+    }
+  }
+  if (rows.empty()) return;
+  try {
+    ApplyPrepared(seg, rows);
+    tx_rows_ += rows.size();
+    return;
+  } catch (const Error& e) {
+    if (!IsRowError(e.sqlstate()) || throw_on_error) throw;
+    UndoSegment();
+    if (rows.size() == 1) {
+      DeadLetter(*rows[0].change, e.sqlstate(), e.what());
+      return;
+    }
+  }
+  // The segment failed as a whole: find the rows at fault one by one.
+  Log(LogLevel::kInfo, "segment_retry_by_row",
+      {{"peer", peer_.name}, {"rows", rows.size()}, {"lsn", FormatLsn(rows.front().change->lsn)}});
+  for (const auto& p : rows) {
+    try {
+      ApplyPrepared(seg, {p});
+      ++tx_rows_;
+    } catch (const Error& e) {
+      if (!IsRowError(e.sqlstate())) throw;
+      UndoSegment();
+      DeadLetter(*p.change, e.sqlstate(), e.what());
+    }
+  }
+}
+
+std::string PeerApplier::StageTypes(const Relation& rel, std::vector<std::string>& types) {
+  // User-defined types may not exist on the peer (or have other OIDs there):
+  // their values are staged as text, which their input function accepts.
+  std::vector<std::pair<std::uint32_t, std::int32_t>> unknown;
+  for (const auto& c : rel.columns) {
+    auto k = std::make_pair(c.type_oid, c.type_mod);
+    if (c.type_oid < 16384 && !type_names_.count(k)) unknown.push_back(k);
+  }
+  if (!unknown.empty()) {
+    json oids = json::array(), mods = json::array();
+    for (auto& [o, m] : unknown) {
+      oids.push_back(o);
+      mods.push_back(m);
+    }
+    pq::Result r = conn_->ExecParams(
+        "SELECT o, m, pg_catalog.format_type(o, m) FROM pg_catalog.jsonb_array_elements_text($1::jsonb) "
+        "WITH ORDINALITY a(o_text, n) JOIN pg_catalog.jsonb_array_elements_text($2::jsonb) WITH ORDINALITY b(m_text, "
+        "n2) "
+        "ON n = n2, LATERAL (SELECT o_text::oid AS o, m_text::int AS m) x",
+        {oids.dump(), mods.dump()});
+    for (int i = 0; i < r.rows(); ++i) {
+      type_names_[{static_cast<std::uint32_t>(std::stoul(r.value(i, 0))), std::stoi(r.value(i, 1))}] =
+          r.get(i, 2).value_or("text");
+    }
+  }
+  types.clear();
+  std::string cols = "\"_cw_seq\" int4, \"_cw_old\" bool";
+  for (const auto& c : rel.columns) {
+    std::string t = c.type_oid < 16384 ? type_names_.at({c.type_oid, c.type_mod}) : "text";
+    if (t == "-" || t == "???") t = "text";
+    types.push_back(t);
+    cols += ", " + QuoteIdent(c.name) + " " + t;
+  }
+  for (int j : IdentityColumns(rel)) cols += ", " + QuoteIdent(IdColumn(j)) + " text";
+  return cols;
+}
+
+std::string PeerApplier::BuildStatement(const MappingPlan& plan, const Relation& rel, ChangeOp op,
+                                        const std::string& mask, const std::string& stage, bool& count_missing) {
+  const TableMapping& m = *plan.mapping;
+  count_missing = false;
+  std::set<std::string> rel_columns, key_columns, masked;
+  for (std::size_t i = 0; i < rel.columns.size(); ++i) {
+    rel_columns.insert(rel.columns[i].name);
+    if (rel.columns[i].is_key || rel.replica_identity == 'f') key_columns.insert(rel.columns[i].name);
+    if (i < mask.size() && mask[i] == '1') masked.insert(rel.columns[i].name);
+  }
+  auto identity_index = [&](const std::string& col) {
+    for (std::size_t i = 0; i < rel.columns.size(); ++i) {
+      if (rel.columns[i].name == col) return static_cast<int>(i);
+    }
+    throw Error("0A000", "config: " + m.path + ": source " + m.source.Display() + " has no column \"" + col + "\"");
+  };
+  auto value_sql = [&](const ColumnMapping& c) {
+    if (c.identity_column) {
+      return "(" + QuoteIdent(IdColumn(identity_index(*c.identity_column))) +
+             ")::" + plan.target_columns.at(c.target).type;
+    }
+    return "(" + c.expression + ")";
+  };
+  // Which target columns to write: those whose inputs all came with the row.
+  std::vector<const ColumnMapping*> written;
+  for (const auto& c : m.columns) {
+    const auto& refs = plan.refs.at(c.target);
+    std::size_t hit = 0, cols = 0;
+    for (const auto& r : refs) {
+      if (!rel_columns.count(r)) continue;
+      ++cols;
+      if (masked.count(r)) ++hit;
+    }
+    if (hit == 0) {
+      written.push_back(&c);
+    } else if (hit != cols) {
+      throw Error("0A000", "config: " + c.path + ": reads a column whose unchanged TOAST value the source did not send",
+                  "ALTER TABLE " + m.source.Quoted() + " REPLICA IDENTITY FULL makes the source send it.");
+    }  // else: every input unchanged, so the peer's value stays
+  }
+  for (const auto& r : plan.where_refs) {
+    if (masked.count(r)) {
+      throw Error("0A000",
+                  "config: " + m.path + ".where: reads column \"" + r +
+                      "\" whose unchanged TOAST value the source did not send",
+                  "ALTER TABLE " + m.source.Quoted() + " REPLICA IDENTITY FULL makes the source send it.");
+    }
+  }
+  std::string where = m.where ? "COALESCE((" + *m.where + "), false)" : "true";
+  std::string target = m.target.Quoted();
+
+  std::vector<std::string> target_cols, values;
+  for (const auto* c : written) {
+    target_cols.push_back(QuoteIdent(c->target));
+    values.push_back(value_sql(*c) + " AS " + QuoteIdent(c->target));
+  }
+  if (op == ChangeOp::kInsert) {
+    return "INSERT INTO " + target + " (" + Join(target_cols, ", ") + ") SELECT " + Join(target_cols, ", ") +
+           " FROM (SELECT " + Join(values, ", ") + ", " + where + " AS _cw_keep FROM " + stage +
+           " WHERE NOT _cw_old) AS n WHERE n._cw_keep";
+  }
+
+  // Updates and deletes find the row by the key computed from the old row:
+  // only replica identity columns are sure to be in it.
+  std::vector<std::string> key_values, key_match;
+  for (std::size_t i = 0; i < m.key.size(); ++i) {
+    const ColumnMapping* c = nullptr;
+    for (const auto& col : m.columns) {
+      if (col.target == m.key[i]) c = &col;
+    }
+    for (const auto& r : plan.refs.at(c->target)) {
+      if (rel_columns.count(r) && !key_columns.count(r)) {
+        throw Error(
+            "0A000",
+            "config: " + c->path + ": key column computed from \"" + r +
+                "\", which is not in the replica identity of " + m.source.Display() +
+                ", so updates and deletes cannot find the row",
+            "Map the key from primary key columns, or ALTER TABLE " + m.source.Quoted() + " REPLICA IDENTITY FULL.");
+      }
+    }
+    std::string k = "_cw_k" + std::to_string(i);
+    key_values.push_back("(" + value_sql(*c) + ")::" + plan.target_columns.at(c->target).base_type + " AS " + k);
+    key_match.push_back("t." + QuoteIdent(c->target) + " OPERATOR(pg_catalog.=) o." + k);
+  }
+  std::string o = "o AS (SELECT _cw_seq, " + Join(key_values, ", ") + " FROM " + stage + " WHERE _cw_old)";
+  if (op == ChangeOp::kDelete) {
+    return "WITH " + o + " DELETE FROM " + target + " AS t USING o WHERE " + Join(key_match, " AND ");
+  }
+  std::vector<std::string> sets, n_cols;
+  for (const auto& tc : target_cols) {
+    sets.push_back(tc + " = n." + tc);
+    n_cols.push_back("n." + tc);
+  }
+  std::string n = "n AS (SELECT _cw_seq, " + Join(values, ", ") + ", " + where + " AS _cw_keep FROM " + stage +
+                  " WHERE NOT _cw_old)";
+  std::string sql = "WITH " + n + ", " + o;
+  if (m.where) {
+    // A row that no longer passes the filter leaves the peer.
+    sql += ", d AS (DELETE FROM " + target + " AS t USING n JOIN o USING (_cw_seq) WHERE NOT n._cw_keep AND " +
+           Join(key_match, " AND ") + ")";
+  }
+  sql += ", u AS (UPDATE " + target + " AS t SET " + Join(sets, ", ") +
+         " FROM n JOIN o USING (_cw_seq) WHERE n._cw_keep AND " + Join(key_match, " AND ") + " RETURNING n._cw_seq)";
+  // A row the peer does not have (it just entered the filter) is inserted,
+  // unless part of it is unchanged TOAST we were not sent: then we can only
+  // report it.
+  if (!masked.empty()) {
+    count_missing = true;
+    return sql +
+           " SELECT pg_catalog.count(*) FROM n WHERE n._cw_keep AND NOT EXISTS (SELECT FROM u WHERE u._cw_seq = "
+           "n._cw_seq)";
+  }
+  return sql + " INSERT INTO " + target + " (" + Join(target_cols, ", ") + ") SELECT " + Join(n_cols, ", ") +
+         " FROM n WHERE n._cw_keep AND NOT EXISTS (SELECT FROM u WHERE u._cw_seq = n._cw_seq)";
+}
+
+void PeerApplier::ApplyPrepared(const Segment& seg, const std::vector<Prepared>& rows) {
+  const Relation& rel = *seg.relation;
+  std::vector<std::string> types;
+  std::string stage_columns = StageTypes(rel, types);
+  const std::vector<int>& idcols = IdentityColumns(rel);
+
+  // One staged row per new tuple and per old tuple (updates and deletes),
+  // tied together by _cw_seq.
+  struct StagedRow {
+    int seq;
+    bool old;
+    const Tuple* tuple;
+    const Tuple* fallback;  // REPLICA IDENTITY FULL old tuple for 'u' values
+    const std::map<int, std::optional<std::string>>* ids;
+  };
+  std::vector<StagedRow> staged;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const RowChange& c = *rows[i].change;
+    int seq = static_cast<int>(i);
+    const Tuple* old_full = c.old_kind == 'O' ? &c.old_tuple : nullptr;
+    if (c.op != ChangeOp::kDelete) staged.push_back({seq, false, &c.new_tuple, old_full, &rows[i].new_ids});
+    if (c.op != ChangeOp::kInsert) {
+      staged.push_back({seq, true, c.old_kind ? &c.old_tuple : &c.new_tuple, old_full, &rows[i].old_ids});
+    }
+  }
+  auto value_of = [](const StagedRow& s, std::size_t col) -> const TupleValue& {
+    const TupleValue& v = (*s.tuple)[col];
+    if (v.kind == TupleValue::Kind::kUnchanged && s.fallback) return (*s.fallback)[col];
+    return v;
+  };
+
+  std::string stage;
+  std::vector<std::string> statements, counted;
+  // Statements are built before anything is sent: a mapping the row cannot
+  // satisfy fails here, with no savepoint to undo.
+  auto BuildAll = [&] {
+    for (const auto& plan : plans_.at(QualifiedName{rel.schema, rel.name})) {
+      bool count_missing = false;
+      std::string sql = BuildStatement(plan, rel, seg.op, seg.mask, stage, count_missing);
+      (count_missing ? counted : statements).push_back(sql);
+    }
+  };
+  bool inline_values = rows.size() <= kInlineRows;
+  if (inline_values) {
+    std::vector<std::string> names = {"_cw_seq", "_cw_old"};
+    for (const auto& c : rel.columns) names.push_back(QuoteIdent(c.name));
+    for (int j : idcols) names.push_back(QuoteIdent(IdColumn(j)));
+    std::string values;
+    for (const auto& s : staged) {
+      values += values.empty() ? "(" : ", (";
+      values += std::to_string(s.seq) + "::int4, " + (s.old ? "true" : "false");
+      for (std::size_t col = 0; col < rel.columns.size(); ++col) {
+        const TupleValue& v = value_of(s, col);
+        values += ", ";
+        values += v.kind == TupleValue::Kind::kText ? QuoteLiteral(v.data) : std::string("NULL");
+        values += "::" + types[col];
+      }
+      for (int j : idcols) {
+        auto it = s.ids->find(j);
+        values += ", ";
+        values += it != s.ids->end() && it->second ? QuoteLiteral(*it->second) : std::string("NULL");
+        values += "::text";
+      }
+      values += ")";
+    }
+    // A CTE cannot be shared by the statements below, so the VALUES list is
+    // a subquery each statement reads (they are one round trip together).
+    stage = "(VALUES " + values + ") AS _cw_stage(" + Join(names, ", ") + ")";
+    BuildAll();
+  } else {
+    std::string sig = Signature(rel);
+    auto it = stage_tables_.find(sig);
+    bool create = it == stage_tables_.end();
+    if (create) it = stage_tables_.emplace(sig, "_cw_stage_" + std::to_string(++stage_counter_)).first;
+    stage = QuoteIdent(it->second);
+    BuildAll();
+    if (create) {
+      // Created outside the segment's savepoint so a rollback to it keeps
+      // the table; emptied by every commit.
+      try {
+        ExecInTransaction("CREATE TEMP TABLE IF NOT EXISTS " + stage + " (" + stage_columns +
+                          ") ON COMMIT DELETE ROWS");
+      } catch (...) {
+        stage_tables_.erase(sig);
+        throw;
+      }
+    }
+    savepoint_open_ = true;
+    ExecInTransaction(std::string("SAVEPOINT cw_segment") + (stage_used_in_tx_ ? "; TRUNCATE " + stage : ""));
+    stage_used_in_tx_ = true;
+    std::string data;
+    for (const auto& s : staged) {
+      data += std::to_string(s.seq) + (s.old ? "\tt" : "\tf");
+      for (std::size_t col = 0; col < rel.columns.size(); ++col) {
+        data += '\t';
+        AppendCopyValue(data, value_of(s, col));
+      }
+      for (int j : idcols) {
+        data += '\t';
+        auto idit = s.ids->find(j);
+        TupleValue v;
+        if (idit != s.ids->end() && idit->second) {
+          v.kind = TupleValue::Kind::kText;
+          v.data = *idit->second;
+        }
+        AppendCopyValue(data, v);
+      }
+      data += '\n';
+    }
+    conn_->CopyIn("COPY " + stage + " FROM STDIN", data);
+  }
+
+  std::string batch = inline_values ? "SAVEPOINT cw_segment; " : "";
+  batch += Join(statements, "; ");
+  if (inline_values) savepoint_open_ = true;
+  if (counted.empty()) {
+    ExecInTransaction(batch + "; RELEASE SAVEPOINT cw_segment");
+    savepoint_open_ = false;
+    return;
+  }
+  if (!statements.empty() || inline_values)
+    ExecInTransaction(inline_values && statements.empty() ? "SAVEPOINT cw_segment" : batch);
+  for (const auto& sql : counted) {
+    auto missing = conn_->Scalar(sql);
+    if (missing && *missing != "0") {
+      throw Error("0A000",
+                  *missing + " updated row(s) of " + rel.schema + "." + rel.name +
+                      " are not on the peer and their unchanged TOAST values were not sent",
+                  "ALTER TABLE ... REPLICA IDENTITY FULL on the source makes it send them.");
+    }
+  }
+  ExecInTransaction("RELEASE SAVEPOINT cw_segment");
+  savepoint_open_ = false;
+}
+
+void PeerApplier::UndoSegment() {
+  if (!savepoint_open_) return;
+  conn_->Exec("ROLLBACK TO SAVEPOINT cw_segment; RELEASE SAVEPOINT cw_segment");
+  savepoint_open_ = false;
+}
+
+void PeerApplier::DeadLetter(const RowChange& c, const std::string& sqlstate, const std::string& error) {
+  if (!tx_open_) {
+    conn_->Exec("BEGIN");
+    tx_open_ = true;
+  }
+  const Relation& r = *c.relation;
+  json row = TupleToJson(r, c.op == ChangeOp::kDelete ? c.old_tuple : c.new_tuple);
+  conn_->ExecParams(
+      "INSERT INTO crosswalk_sync.dead_letter (slot, lsn, source_table, operation, sqlstate, error, \"row\", change) "
+      "VALUES ($1, $2::pg_lsn, $3, $4, $5, $6, $7::jsonb, $8::jsonb)",
+      {peer_.slot, FormatLsn(c.lsn), r.schema + "." + r.name, ChangeOpName(c.op), sqlstate, error,
+       row.dump(-1, ' ', false, json::error_handler_t::replace),
+       EncodeChange(c).dump(-1, ' ', false, json::error_handler_t::replace)});
+  ++counters_.dead_letters;
+  Log(LogLevel::kWarning, "dead_letter",
+      {{"peer", peer_.name},
+       {"lsn", FormatLsn(c.lsn)},
+       {"table", r.schema + "." + r.name},
+       {"operation", ChangeOpName(c.op)},
+       {"sqlstate", sqlstate},
+       {"message", error}});
+}
+
+void PeerApplier::Hold(const RowChange& c) {
+  if (!tx_open_) {
+    conn_->Exec("BEGIN");
+    tx_open_ = true;
+  }
+  const Relation& r = *c.relation;
+  std::string key = RowKey(c);
+  conn_->ExecParams(
+      "INSERT INTO crosswalk_sync.held (slot, lsn, source_table, operation, hold_key, change) "
+      "VALUES ($1, $2::pg_lsn, $3, $4, $5, $6::jsonb)",
+      {peer_.slot, FormatLsn(c.lsn), r.schema + "." + r.name, ChangeOpName(c.op), key,
+       EncodeChange(c).dump(-1, ' ', false, json::error_handler_t::replace)});
+  held_keys_.insert(key);
+  ++counters_.held;
+}
+
+void PeerApplier::Truncate(const std::vector<std::shared_ptr<const Relation>>& relations, bool /*restart_identity*/) {
+  Flush();
+  for (const auto& rel : relations) {
+    auto it = plans_.find(QualifiedName{rel->schema, rel->name});
+    if (it == plans_.end()) continue;
+    // The peer's sequences are the peer's: RESTART IDENTITY is not passed on,
+    // and neither is CASCADE (it would reach tables we do not map).
+    for (const auto& plan : it->second) ExecInTransaction("TRUNCATE " + plan.mapping->target.Quoted());
+    std::string source = rel->schema + "." + rel->name;
+    conn_->ExecParams("DELETE FROM crosswalk_sync.held WHERE slot = $1 AND source_table = $2", {peer_.slot, source});
+    for (auto k = held_keys_.begin(); k != held_keys_.end();) {
+      k = k->rfind(source + "\x1e", 0) == 0 ? held_keys_.erase(k) : std::next(k);
+    }
+  }
+}
+
+void PeerApplier::CommitTransaction(Lsn end_lsn, bool snapshot) {
+  Flush();
+  if (!tx_open_ && !snapshot) return;  // nothing of that transaction maps to this peer
+  std::string lsn = QuoteLiteral(FormatLsn(end_lsn));
+  ExecInTransaction(
+      "INSERT INTO crosswalk_sync.progress AS p (slot, applied_lsn, snapshot_lsn, transactions, rows_applied) "
+      "VALUES (" +
+      QuoteLiteral(peer_.slot) + ", " + lsn + ", " + (snapshot ? lsn : "NULL") + ", 1, " + std::to_string(tx_rows_) +
+      ") ON CONFLICT (slot) DO UPDATE SET applied_lsn = EXCLUDED.applied_lsn, "
+      "snapshot_lsn = COALESCE(EXCLUDED.snapshot_lsn, p.snapshot_lsn), transactions = p.transactions + 1, "
+      "rows_applied = p.rows_applied + EXCLUDED.rows_applied, updated_at = pg_catalog.now(); COMMIT");
+  tx_open_ = false;
+  stage_used_in_tx_ = false;
+  counters_.transactions++;
+  counters_.rows_applied += tx_rows_;
+  tx_rows_ = 0;
+}
+
+void PeerApplier::AbortTransaction() {
+  pending_ = Segment{};
+  tx_rows_ = 0;
+  if (!tx_open_) return;
+  tx_open_ = false;
+  stage_used_in_tx_ = false;
+  // Stage tables created in this transaction are gone with it.
+  stage_tables_.clear();
+  savepoint_open_ = false;
+  if (conn_ && PQstatus(conn_->raw()) == CONNECTION_OK) {
+    try {
+      conn_->Exec("ROLLBACK");
+    } catch (const Error&) {
+      // The connection is going away anyway; the transaction dies with it.
+    }
+  }
+}
+
+std::size_t PeerApplier::ReleaseHeld() {
+  if (held_keys_.empty() || !ids_) return 0;
+  pq::Result r = conn_->ExecParams(
+      "SELECT id, lsn::text, hold_key, change::text FROM crosswalk_sync.held WHERE slot = $1 ORDER BY id",
+      {peer_.slot});
+  struct HeldRow {
+    std::string id, key;
+    RowChange change;
+  };
+  std::vector<HeldRow> held;
+  std::map<std::string, std::shared_ptr<const Relation>> relations;  // one pointer per layout
+  for (int i = 0; i < r.rows(); ++i) {
+    json j = json::parse(r.value(i, 3));
+    std::string rel_text = j.at("relation").dump();
+    RowChange c = DecodeChange(j, ParseLsn(r.value(i, 1)));
+    auto [it, inserted] = relations.emplace(rel_text, c.relation);
+    c.relation = it->second;
+    held.push_back({r.value(i, 0), r.value(i, 2), std::move(c)});
+  }
+  // Which held rows now translate: per key, the rows up to the first that
+  // does not (order within a row's history is kept).
+  std::vector<std::string> wanted;
+  for (const auto& h : held) {
+    const Relation& rel = *h.change.relation;
+    for (int j : IdentityColumns(rel)) {
+      for (const Tuple* t : {&h.change.new_tuple, &h.change.old_tuple}) {
+        if (static_cast<std::size_t>(j) < t->size() && (*t)[j].kind == TupleValue::Kind::kText)
+          wanted.push_back((*t)[j].data);
+      }
+    }
+  }
+  auto found = ids_->TranslateBatch(wanted);
+  std::set<std::string> blocked;
+  std::vector<const HeldRow*> release;
+  for (const auto& h : held) {
+    if (blocked.count(h.key)) continue;
+    bool ok = true;
+    for (int j : IdentityColumns(*h.change.relation)) {
+      for (const Tuple* t : {&h.change.new_tuple, &h.change.old_tuple}) {
+        if (static_cast<std::size_t>(j) < t->size() && (*t)[j].kind == TupleValue::Kind::kText) {
+          auto it = found.find((*t)[j].data);
+          ok = ok && it != found.end() && it->second;
+        }
+      }
+    }
+    if (ok) {
+      release.push_back(&h);
+    } else {
+      blocked.insert(h.key);
+    }
+  }
+  if (release.empty()) return 0;
+  BeginTransaction();
+  json ids = json::array();
+  auto saved = std::move(held_keys_);
+  held_keys_.clear();  // released rows must not be held again behind themselves
+  try {
+    for (const auto* h : release) {
+      AddChange(h->change);
+      ids.push_back(std::stoll(h->id));
+    }
+    Flush();
+    ExecInTransaction("SELECT 1");
+    conn_->ExecParams(
+        "DELETE FROM crosswalk_sync.held WHERE id IN (SELECT pg_catalog.jsonb_array_elements_text($1::jsonb)::bigint)",
+        {ids.dump()});
+    conn_->Exec("COMMIT");
+    tx_open_ = false;
+    stage_used_in_tx_ = false;
+    counters_.rows_applied += tx_rows_;
+    tx_rows_ = 0;
+  } catch (...) {
+    held_keys_ = std::move(saved);
+    AbortTransaction();
+    throw;
+  }
+  pq::Result keys =
+      conn_->ExecParams("SELECT DISTINCT hold_key FROM crosswalk_sync.held WHERE slot = $1", {peer_.slot});
+  for (int i = 0; i < keys.rows(); ++i) held_keys_.insert(keys.value(i, 0));
+  Log(LogLevel::kInfo, "held_released",
+      {{"peer", peer_.name}, {"rows", release.size()}, {"still_held_keys", held_keys_.size()}});
+  return release.size();
+}
+
+std::pair<std::size_t, std::size_t> PeerApplier::RetryDeadLetters() {
+  pq::Result r = conn_->ExecParams(
+      "SELECT id, lsn::text, change::text FROM crosswalk_sync.dead_letter WHERE slot = $1 ORDER BY id", {peer_.slot});
+  std::size_t applied = 0, left = 0;
+  for (int i = 0; i < r.rows(); ++i) {
+    std::string id = r.value(i, 0);
+    try {
+      RowChange c = DecodeChange(json::parse(r.value(i, 2)), ParseLsn(r.value(i, 1)));
+      if (!plans_.count(QualifiedName{c.relation->schema, c.relation->name})) {
+        throw Error(sqlstate::kConfigFileError,
+                    "table " + c.relation->schema + "." + c.relation->name + " is no longer mapped for this peer");
+      }
+      BeginTransaction();
+      Segment seg;
+      seg.relation = c.relation;
+      seg.op = c.op;
+      seg.mask = SegmentMask(c);
+      seg.rows.push_back(std::move(c));
+      ExecInTransaction("SELECT 1");
+      ApplySegment(seg, true);
+      conn_->ExecParams("DELETE FROM crosswalk_sync.dead_letter WHERE id = $1", {id});
+      conn_->Exec("COMMIT");
+      tx_open_ = false;
+      stage_used_in_tx_ = false;
+      ++applied;
+    } catch (const Error& e) {
+      AbortTransaction();
+      conn_->ExecParams(
+          "UPDATE crosswalk_sync.dead_letter SET attempts = attempts + 1, sqlstate = $2, error = $3 WHERE id = $1",
+          {id, e.sqlstate(), e.what()});
+      ++left;
+    }
+  }
+  return {applied, left};
+}
+
+}  // namespace crosswalk::cdc
+
+namespace crosswalk::cdc {
+
+void PeerApplier::CheckMappings(const std::map<QualifiedName, std::shared_ptr<const Relation>>& relations) {
+  for (const auto& [source, plans] : plans_) {
+    auto rel_it = relations.find(source);
+    if (rel_it == relations.end()) continue;  // the caller reports a missing source table
+    const Relation& rel = *rel_it->second;
+    std::vector<std::string> types;
+    StageTypes(rel, types);
+    // An empty stage of the right types: the peer parses, resolves and plans
+    // every statement, and changes nothing.
+    std::string cols = "0::int4 AS _cw_seq, false AS _cw_old";
+    for (std::size_t i = 0; i < rel.columns.size(); ++i) {
+      cols += ", NULL::" + types[i] + " AS " + QuoteIdent(rel.columns[i].name);
+    }
+    for (int j : IdentityColumns(rel)) cols += ", NULL::text AS " + QuoteIdent(IdColumn(j));
+    std::string stage = "(SELECT " + cols + " WHERE false) AS _cw_stage";
+    for (const auto& plan : plans) {
+      for (ChangeOp op : {ChangeOp::kInsert, ChangeOp::kUpdate, ChangeOp::kDelete}) {
+        bool count_missing = false;
+        std::string sql = BuildStatement(plan, rel, op, {}, stage, count_missing);
+        try {
+          conn_->Exec("BEGIN; " + sql + "; ROLLBACK");
+        } catch (const pq::ServerError& e) {
+          conn_->Exec("ROLLBACK");
+          throw Error(sqlstate::kConfigFileError,
+                      "config: " + plan.mapping->path + ": the peer rejects its " + ChangeOpName(op) + ": " + e.what());
+        }
+      }
+    }
+  }
+}
+
+}  // namespace crosswalk::cdc

@@ -1,0 +1,164 @@
+// Applying source row changes to one peer, mapped (DESIGN.md "The daemon"):
+// each source transaction becomes one peer transaction that also stores the
+// applied position in crosswalk_sync.progress, so a crash anywhere neither
+// loses nor repeats a change. Changes are applied in segments (consecutive
+// changes of one table and one kind), each staged in one go (a VALUES list,
+// or COPY into a temporary table when large) and applied by one statement
+// per mapping whose expressions the peer evaluates: never a round trip per
+// row. A segment the peer rejects is retried row by row under savepoints;
+// the rows it still rejects go to crosswalk_sync.dead_letter.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "config.hpp"
+#include "identity.hpp"
+#include "pgoutput.hpp"
+#include "pq.hpp"
+
+namespace crosswalk::cdc {
+
+enum class ChangeOp : char { kInsert = 'I', kUpdate = 'U', kDelete = 'D' };
+const char* ChangeOpName(ChangeOp op);
+
+// One row change with the relation layout it was decoded with.
+struct RowChange {
+  ChangeOp op = ChangeOp::kInsert;
+  std::shared_ptr<const Relation> relation;
+  char old_kind = 0;  // 0 (no old tuple), 'K' or 'O'
+  Tuple old_tuple;
+  Tuple new_tuple;
+  Lsn lsn = 0;
+};
+
+// A change as JSON ({"op", "relation", "old_kind", "old", "new"}), for dead
+// letters and held rows; values by column name, unchanged TOAST omitted.
+nlohmann::json EncodeChange(const RowChange& change);
+RowChange DecodeChange(const nlohmann::json& change, Lsn lsn);
+// A tuple as {"column": "text value" or null}; 'u' columns are left out.
+nlohmann::json TupleToJson(const Relation& relation, const Tuple& tuple);
+
+// COPY text format: escapes one value / parses one line into values.
+void AppendCopyValue(std::string& out, const TupleValue& value);
+Tuple ParseCopyLine(std::string_view line, std::size_t expected_columns);
+
+// The peer-side schema crosswalk-sync keeps its state in.
+void EnsurePeerSchema(pq::Connection& peer);
+
+// What happened to a peer since it was prepared (for logs and status).
+struct ApplyCounters {
+  std::uint64_t transactions = 0;
+  std::uint64_t rows_applied = 0;
+  std::uint64_t dead_letters = 0;
+  std::uint64_t held = 0;
+  std::uint64_t provisioned = 0;
+};
+
+class PeerApplier {
+ public:
+  PeerApplier(const Config& config, const PeerConfig& peer);
+  ~PeerApplier();
+
+  // Connects, creates crosswalk_sync on the peer if missing, and loads each
+  // target table's columns; throws naming the config path of a missing one.
+  void Prepare();
+  // Checks each mapping against the peer by running its INSERT over an empty
+  // staged row set of `relation` (what `check` does); throws naming the path.
+  void CheckMappings(const std::map<QualifiedName, std::shared_ptr<const Relation>>& relations);
+
+  // The applied position stored on the peer, or nullopt when this slot has
+  // never been applied here (a snapshot is needed).
+  std::optional<Lsn> StoredPosition();
+
+  bool MapsTable(const QualifiedName& source) const { return plans_.count(source) > 0; }
+
+  // One source transaction. Changes are applied as segments fill; the peer
+  // transaction commits in CommitTransaction with `end_lsn` as the position.
+  void BeginTransaction();
+  void AddChange(RowChange change);
+  void Truncate(const std::vector<std::shared_ptr<const Relation>>& relations, bool restart_identity);
+  void CommitTransaction(Lsn end_lsn, bool snapshot = false);
+  // Rolls back an open peer transaction (on shutdown or error).
+  void AbortTransaction();
+  bool in_transaction() const { return tx_open_ || !pending_.rows.empty(); }
+
+  // Applies held rows whose identity is now linked; returns how many.
+  std::size_t ReleaseHeld();
+  std::size_t held_keys() const { return held_keys_.size(); }
+  // Re-applies this peer's dead letters one by one; returns {applied, left}.
+  std::pair<std::size_t, std::size_t> RetryDeadLetters();
+
+  const ApplyCounters& counters() const { return counters_; }
+  pq::Connection& connection() { return *conn_; }
+  const PeerConfig& peer() const { return peer_; }
+
+ private:
+  struct TargetColumn {
+    std::string type;       // format_type with typmod
+    std::string base_type;  // without typmod, for key comparisons
+  };
+  struct MappingPlan {
+    const TableMapping* mapping;
+    std::map<std::string, TargetColumn> target_columns;
+    std::map<std::string, std::set<std::string>> refs;  // target column -> identifiers its expression reads
+    std::set<std::string> where_refs;
+  };
+  struct Segment {
+    std::shared_ptr<const Relation> relation;
+    ChangeOp op = ChangeOp::kInsert;
+    std::vector<RowChange> rows;
+    std::string mask;  // per column '1' when unchanged TOAST with no value (updates)
+    std::unordered_set<std::string> keys;
+    std::size_t bytes = 0;
+  };
+  enum class RowFate { kApply, kDeadLetter, kHold };
+  struct Prepared {  // a row ready to stage: identity values translated
+    const RowChange* change;
+    std::map<int, std::optional<std::string>> new_ids, old_ids;  // by source column index
+  };
+
+  void ExecInTransaction(const std::string& sql);
+  void Flush();
+  void ApplySegment(Segment& segment, bool throw_on_error);
+  void ApplyPrepared(const Segment& segment, const std::vector<Prepared>& rows);
+  std::vector<Prepared> TranslateIdentities(const Segment& segment,
+                                            std::vector<std::pair<const RowChange*, std::string>>& unmapped);
+  std::string Provision(const RowChange& change, const std::string& source_id);
+  void UndoSegment();
+  void DeadLetter(const RowChange& change, const std::string& sqlstate, const std::string& error);
+  void Hold(const RowChange& change);
+  std::string RowKey(const RowChange& change) const;
+  std::string SegmentMask(const RowChange& change) const;
+  const std::vector<int>& IdentityColumns(const Relation& relation);
+  std::string StageTypes(const Relation& relation, std::vector<std::string>& types);
+  std::string BuildStatement(const MappingPlan& plan, const Relation& relation, ChangeOp op, const std::string& mask,
+                             const std::string& stage, bool& count_missing);
+
+  const Config& config_;
+  const PeerConfig& peer_;
+  std::unique_ptr<pq::Connection> conn_;
+  std::unique_ptr<pq::Connection> provision_conn_;
+  std::unique_ptr<IdentityTranslator> ids_;
+  std::map<QualifiedName, std::vector<MappingPlan>> plans_;
+  std::map<std::pair<std::uint32_t, std::int32_t>, std::string> type_names_;
+  std::unordered_map<std::string, std::vector<int>> identity_columns_;  // by relation signature
+  std::unordered_map<std::string, std::string> stage_tables_;           // by relation signature
+  std::unordered_set<std::string> held_keys_;
+  Segment pending_;
+  bool tx_open_ = false;
+  bool stage_used_in_tx_ = false;
+  bool savepoint_open_ = false;
+  std::uint64_t tx_rows_ = 0;
+  int stage_counter_ = 0;
+  ApplyCounters counters_;
+};
+
+}  // namespace crosswalk::cdc

@@ -1,0 +1,145 @@
+#include "commands.hpp"
+
+#include <map>
+#include <thread>
+
+#include "apply.hpp"
+#include "identity.hpp"
+#include "log.hpp"
+#include "pq.hpp"
+#include "snapshot.hpp"
+#include "stream.hpp"
+
+namespace crosswalk::cdc {
+
+int RunPeers(const Config& config, bool snapshot_only, const std::atomic<bool>& stop) {
+  EnsurePublication(config, /*may_create=*/true);
+  std::vector<std::thread> threads;
+  std::atomic<int> failed{0};
+  for (const auto& peer : config.peers) {
+    threads.emplace_back([&config, &peer, &stop, &failed, snapshot_only] {
+      try {
+        PeerStream stream(config, peer, stop);
+        stream.Run(snapshot_only);
+      } catch (const Error& e) {
+        ++failed;  // logged by PeerStream; the other peers go on
+      } catch (const std::exception& e) {
+        Log(LogLevel::kError, "peer_stopped", {{"peer", peer.name}, {"message", e.what()}});
+        ++failed;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return failed == 0 ? 0 : 1;
+}
+
+void CheckConfig(const Config& config, std::ostream& out) {
+  pq::Connection source(config.source.dsn);
+  auto wal_level = source.Scalar("SHOW wal_level");
+  if (wal_level != "logical") {
+    throw Error("55000", "source: wal_level is " + wal_level.value_or("?") + ", not logical",
+                "Set wal_level = logical in postgresql.conf and restart the server.");
+  }
+  EnsurePublication(config, /*may_create=*/true);
+  out << "source " << pq::MaskDsn(config.source.dsn) << ": wal_level logical, publication " << config.source.publication
+      << " publishes every mapped table\n";
+  std::map<QualifiedName, std::shared_ptr<const Relation>> relations;
+  for (const auto& p : config.peers) {
+    for (const auto& t : p.tables) {
+      if (!relations.count(t.source))
+        relations[t.source] = LoadSourceRelation(source, t.source, "config: " + t.path + ".source");
+    }
+  }
+  for (const auto& p : config.peers) {
+    bool uses_identity = p.on_unmapped_identity == UnmappedIdentity::kProvision;
+    for (const auto& t : p.tables) {
+      for (const auto& c : t.columns) uses_identity = uses_identity || c.identity_column.has_value();
+    }
+    if (uses_identity) {
+      try {
+        IdentityTranslator(config.identity.dsn, config.source.platform, p.platform, 0).Check();
+      } catch (const Error& e) {
+        throw Error(e.sqlstate(),
+                    "config: identity.dsn: cannot translate " + config.source.platform + " to " + p.platform +
+                        " ids: " + e.what(),
+                    "The identity database needs CREATE EXTENSION crosswalk and both platforms registered.");
+      }
+    }
+    PeerApplier applier(config, p);
+    applier.Prepare();
+    applier.CheckMappings(relations);
+    auto slot = source.Scalar(
+        "SELECT confirmed_flush_lsn::text FROM pg_catalog.pg_replication_slots WHERE slot_name = $1", {p.slot});
+    auto stored = applier.StoredPosition();
+    out << "peer " << p.name << " (" << pq::MaskDsn(p.dsn) << "), platform " << p.platform << ", slot " << p.slot
+        << ": ";
+    if (!stored) {
+      out << "will create the slot and migrate a snapshot, then stream\n";
+    } else if (!slot) {
+      out << "SLOT LOST (peer applied up to " << FormatLsn(*stored) << "): run refuses to start\n";
+    } else {
+      out << "will stream from " << FormatLsn(*stored) << "\n";
+    }
+    out << "  unmapped identities: " << UnmappedIdentityName(p.on_unmapped_identity) << "\n";
+    for (const auto& t : p.tables) {
+      const Relation& rel = *relations.at(t.source);
+      out << "  " << t.source.Display() << " (replica identity " << rel.replica_identity << ") -> "
+          << t.target.Display() << " key (";
+      for (std::size_t i = 0; i < t.key.size(); ++i) out << (i ? ", " : "") << t.key[i];
+      out << ")" << (t.where ? " where " + *t.where : "") << "\n";
+      for (const auto& c : t.columns) {
+        out << "    " << c.target << " = "
+            << (c.identity_column ? "identity(" + *c.identity_column + ")" : c.expression) << "\n";
+      }
+    }
+  }
+  out << "ok\n";
+}
+
+void PrintStatus(const Config& config, std::ostream& out) {
+  pq::Connection source(config.source.dsn);
+  for (const auto& p : config.peers) {
+    out << "peer=" << p.name << " slot=" << p.slot;
+    pq::Result s = source.ExecParams(
+        "SELECT confirmed_flush_lsn::text, active, "
+        "pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn)::bigint, "
+        "pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn)::bigint "
+        "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+        {p.slot});
+    if (s.rows() == 0) {
+      out << " slot_state=missing";
+    } else {
+      out << " slot_state=" << (s.value(0, 1) == "t" ? "active" : "inactive") << " confirmed_lsn=" << s.value(0, 0)
+          << " lag_bytes=" << s.value(0, 2) << " retained_wal_bytes=" << s.value(0, 3);
+    }
+    try {
+      pq::Connection peer(p.dsn);
+      pq::Result r = peer.ExecParams(
+          "SELECT applied_lsn::text, rows_applied, transactions, updated_at, "
+          "(SELECT count(*) FROM crosswalk_sync.dead_letter d WHERE d.slot = $1), "
+          "(SELECT count(*) FROM crosswalk_sync.held h WHERE h.slot = $1) "
+          "FROM (SELECT NULL) x LEFT JOIN crosswalk_sync.progress p ON p.slot = $1",
+          {p.slot});
+      out << " applied_lsn=" << r.get(0, 0).value_or("none") << " rows_applied=" << r.get(0, 1).value_or("0")
+          << " transactions=" << r.get(0, 2).value_or("0") << " dead_letters=" << r.value(0, 4)
+          << " held=" << r.value(0, 5);
+    } catch (const Error& e) {
+      out << " peer_error=\"" << e.what() << "\"";
+    }
+    out << "\n";
+  }
+}
+
+std::size_t RetryDeadLetters(const Config& config, std::ostream& out) {
+  std::size_t left_total = 0;
+  for (const auto& p : config.peers) {
+    PeerApplier applier(config, p);
+    applier.Prepare();
+    auto [applied, left] = applier.RetryDeadLetters();
+    out << "peer=" << p.name << " retried=" << (applied + left) << " applied=" << applied << " left=" << left << "\n";
+    left_total += left;
+  }
+  return left_total;
+}
+
+}  // namespace crosswalk::cdc

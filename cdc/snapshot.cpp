@@ -1,0 +1,97 @@
+#include "snapshot.hpp"
+
+#include <set>
+
+#include "log.hpp"
+#include "sqltext.hpp"
+
+namespace crosswalk::cdc {
+
+std::shared_ptr<const Relation> LoadSourceRelation(pq::Connection& source, const QualifiedName& table,
+                                                   const std::string& what) {
+  pq::Result r(pq::ResultPtr(nullptr));
+  try {
+    r = source.ExecParams(
+        "SELECT c.oid, n.nspname, c.relname, c.relreplident, a.attname, a.atttypid, a.atttypmod, "
+        "       COALESCE(a.attnum OPERATOR(pg_catalog.=) ANY (i.indkey), false) "
+        "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+        "     AND a.attgenerated = '' "
+        "LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND CASE c.relreplident "
+        "     WHEN 'd' THEN i.indisprimary WHEN 'i' THEN i.indisreplident ELSE false END "
+        "WHERE c.oid = $1::pg_catalog.regclass ORDER BY a.attnum",
+        {table.Quoted()});
+  } catch (const pq::ServerError& e) {
+    throw Error(sqlstate::kConfigFileError, what + ": source table " + table.Display() + " not found: " + e.what());
+  }
+  if (r.rows() == 0)
+    throw Error(sqlstate::kConfigFileError, what + ": source table " + table.Display() + " has no columns");
+  auto rel = std::make_shared<Relation>();
+  rel->oid = static_cast<std::uint32_t>(std::stoul(r.value(0, 0)));
+  rel->schema = r.value(0, 1);
+  rel->name = r.value(0, 2);
+  rel->replica_identity = r.value(0, 3).at(0);
+  for (int i = 0; i < r.rows(); ++i) {
+    RelationColumn c;
+    c.name = r.value(i, 4);
+    c.type_oid = static_cast<std::uint32_t>(std::stoul(r.value(i, 5)));
+    c.type_mod = std::stoi(r.value(i, 6));
+    c.is_key = rel->replica_identity == 'f' || r.value(i, 7) == "t";
+    rel->columns.push_back(std::move(c));
+  }
+  return rel;
+}
+
+std::uint64_t SnapshotPeer(const std::string& source_dsn, const std::string& snapshot_name, Lsn consistent_point,
+                           PeerApplier& applier) {
+  pq::Connection source(source_dsn);
+  source.Exec("SET client_encoding = 'UTF8'; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  source.Exec("SET TRANSACTION SNAPSHOT " + QuoteLiteral(snapshot_name));
+  applier.BeginTransaction();
+  std::uint64_t total = 0;
+  std::set<QualifiedName> done;
+  for (const auto& t : applier.peer().tables) {
+    if (!done.insert(t.source).second) continue;
+    auto rel = LoadSourceRelation(source, t.source, "config: " + t.path + ".source");
+    std::string cols;
+    for (const auto& c : rel->columns) cols += (cols.empty() ? "" : ", ") + QuoteIdent(c.name);
+    pq::Result start =
+        source.Check(PQexec(source.raw(), ("COPY " + t.source.Quoted() + " (" + cols + ") TO STDOUT").c_str()),
+                     "COPY from the source failed");
+    std::uint64_t rows = 0;
+    for (;;) {
+      char* buf = nullptr;
+      int n = PQgetCopyData(source.raw(), &buf, 0);
+      if (n == -1) break;
+      if (n < 0) throw Error("08006", std::string("COPY from the source failed: ") + PQerrorMessage(source.raw()));
+      std::string_view line(buf, static_cast<std::size_t>(n));
+      if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+      RowChange c;
+      c.op = ChangeOp::kInsert;
+      c.relation = rel;
+      c.lsn = consistent_point;
+      try {
+        c.new_tuple = ParseCopyLine(line, rel->columns.size());
+      } catch (...) {
+        PQfreemem(buf);
+        throw;
+      }
+      PQfreemem(buf);
+      applier.AddChange(std::move(c));
+      ++rows;
+    }
+    source.Check(PQgetResult(source.raw()), "COPY from the source failed");
+    while (PGresult* extra = PQgetResult(source.raw())) PQclear(extra);
+    Log(LogLevel::kInfo, "snapshot_table",
+        {{"peer", applier.peer().name},
+         {"table", t.source.Display()},
+         {"rows", rows},
+         {"lsn", FormatLsn(consistent_point)}});
+    total += rows;
+  }
+  applier.CommitTransaction(consistent_point, /*snapshot=*/true);
+  source.Exec("COMMIT");
+  return total;
+}
+
+}  // namespace crosswalk::cdc

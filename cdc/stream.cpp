@@ -1,0 +1,247 @@
+#include "stream.hpp"
+
+#include <chrono>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "log.hpp"
+#include "replication.hpp"
+#include "snapshot.hpp"
+#include "sqltext.hpp"
+
+namespace crosswalk::cdc {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Errors after which retrying cannot help: the stream itself is wrong, the
+// config is, or the slot is gone. Everything else is retried.
+bool IsFatal(const Error& e) {
+  std::string code = e.sqlstate();
+  return code == kProtocolViolation || code == sqlstate::kConfigFileError || code == "55000" ||
+         code == sqlstate::kDataCorrupted;
+}
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+
+}  // namespace
+
+void EnsurePublication(const Config& config, bool may_create) {
+  pq::Connection source(config.source.dsn);
+  std::set<QualifiedName> tables;
+  for (const auto& p : config.peers) {
+    for (const auto& t : p.tables) tables.insert(t.source);
+  }
+  auto exists =
+      source.Scalar("SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1", {config.source.publication});
+  if (!exists) {
+    if (!may_create || !config.source.create_publication) {
+      throw Error(sqlstate::kConfigFileError,
+                  "config: source.publication: publication \"" + config.source.publication + "\" does not exist",
+                  "Create it (CREATE PUBLICATION ... FOR TABLE ...) or set source.create_publication to true.");
+    }
+    std::string list;
+    for (const auto& t : tables) list += (list.empty() ? "" : ", ") + t.Quoted();
+    source.Exec("CREATE PUBLICATION " + QuoteIdent(config.source.publication) + " FOR TABLE " + list);
+    Log(LogLevel::kInfo, "publication_created", {{"publication", config.source.publication}});
+    return;
+  }
+  for (const auto& t : tables) {
+    auto in = source.Scalar(
+        "SELECT 1 FROM pg_catalog.pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3",
+        {config.source.publication, t.schema, t.name});
+    if (!in) {
+      throw Error(sqlstate::kConfigFileError,
+                  "config: source.publication: publication \"" + config.source.publication + "\" does not publish " +
+                      t.Display(),
+                  "ALTER PUBLICATION " + QuoteIdent(config.source.publication) + " ADD TABLE " + t.Quoted() + ";");
+    }
+  }
+}
+
+PeerStream::PeerStream(const Config& config, const PeerConfig& peer, const std::atomic<bool>& stop)
+    : config_(config), peer_(peer), stop_(stop), applier_(config, peer) {}
+
+bool PeerStream::SleepUnlessStopped(int ms) const {
+  auto until = Clock::now() + std::chrono::milliseconds(ms);
+  while (Clock::now() < until) {
+    if (stop_) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return !stop_;
+}
+
+void PeerStream::Run(bool snapshot_only) {
+  std::mt19937 rng(std::random_device{}());
+  int backoff_ms = 500;
+  while (!stop_) {
+    try {
+      RunOnce(snapshot_only);
+      return;
+    } catch (const Error& e) {
+      applier_.AbortTransaction();
+      if (IsFatal(e)) {
+        Log(LogLevel::kError, "peer_stopped",
+            {{"peer", peer_.name}, {"sqlstate", e.sqlstate()}, {"message", e.what()}, {"hint", e.hint()}});
+        throw;
+      }
+      int wait = backoff_ms / 2 + static_cast<int>(rng() % static_cast<unsigned>(backoff_ms / 2 + 1));
+      Log(LogLevel::kWarning, "reconnect",
+          {{"peer", peer_.name}, {"sqlstate", e.sqlstate()}, {"message", e.what()}, {"retry_in_ms", wait}});
+      if (!SleepUnlessStopped(wait)) return;
+      backoff_ms = std::min(backoff_ms * 2, 30000);
+    }
+  }
+}
+
+void PeerStream::RunOnce(bool snapshot_only) {
+  applier_.Prepare();
+  pq::Connection source(config_.source.dsn);
+  std::optional<Lsn> stored = applier_.StoredPosition();
+  pq::Result slot = source.ExecParams(
+      "SELECT plugin, database = pg_catalog.current_database(), active FROM pg_catalog.pg_replication_slots "
+      "WHERE slot_name = $1",
+      {peer_.slot});
+  bool slot_exists = slot.rows() == 1;
+  if (slot_exists && (slot.value(0, 0) != "pgoutput" || slot.value(0, 1) != "t")) {
+    throw Error("55000", "replication slot " + peer_.slot + " exists but is not a pgoutput slot of this database",
+                "Give this peer another slot name (peers[].slot).");
+  }
+
+  ReplicationConnection repl(config_.source.dsn);
+  if (!stored) {
+    // Never applied here: a slot left by a migration that did not commit is
+    // useless (its snapshot is gone) and is replaced.
+    if (slot_exists) {
+      source.ExecParams("SELECT pg_catalog.pg_drop_replication_slot($1)", {peer_.slot});
+      Log(LogLevel::kInfo, "slot_dropped",
+          {{"peer", peer_.name}, {"slot", peer_.slot}, {"reason", "no migration committed"}});
+    }
+    CreatedSlot created = repl.CreateSlot(peer_.slot);
+    Log(LogLevel::kInfo, "snapshot_start",
+        {{"peer", peer_.name}, {"slot", peer_.slot}, {"lsn", FormatLsn(created.consistent_point)}});
+    auto t0 = Clock::now();
+    std::uint64_t rows = SnapshotPeer(config_.source.dsn, created.snapshot_name, created.consistent_point, applier_);
+    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    Log(LogLevel::kInfo, "snapshot_done",
+        {{"peer", peer_.name}, {"rows", rows}, {"seconds", secs}, {"lsn", FormatLsn(created.consistent_point)}});
+    stored = created.consistent_point;
+  } else if (!slot_exists) {
+    throw Error(
+        "55000",
+        "replication slot " + peer_.slot + " is gone but peer " + peer_.name + " was applied up to " +
+            FormatLsn(*stored) + ": changes since then are lost on the source",
+        "Refusing to start from a new slot. To migrate again: DELETE FROM crosswalk_sync.progress WHERE slot = '" +
+            peer_.slot + "' on the peer, empty the target tables, and run again.");
+  } else {
+    Log(LogLevel::kInfo, "resume", {{"peer", peer_.name}, {"slot", peer_.slot}, {"lsn", FormatLsn(*stored)}});
+  }
+  if (snapshot_only) return;
+  repl.StartReplication(peer_.slot, *stored, config_.source.publication);
+  Log(LogLevel::kInfo, "streaming", {{"peer", peer_.name}, {"lsn", FormatLsn(*stored)}});
+
+  RelationCache relations;
+  Lsn applied = *stored;   // end of the last transaction committed on the peer
+  Lsn received = *stored;  // furthest position the server told us about
+  bool in_tx = false, skipping = false;
+  Lsn reported = 0;
+  auto last_status = Clock::now();
+  auto last_release = Clock::now();
+  const auto status_every = std::chrono::seconds(config_.apply.status_interval_seconds);
+
+  auto send_status = [&](bool reply) {
+    // Nothing pending: everything received is applied or not ours.
+    Lsn flush = in_tx ? applied : std::max(applied, received);
+    repl.SendStatus(received, flush, reply);
+    reported = flush;
+    last_status = Clock::now();
+  };
+
+  while (!stop_) {
+    std::optional<std::string> frame = repl.ReadFrame(200);
+    bool reply_now = false;
+    if (frame) {
+      CopyFrame f = DecodeCopyFrame(*frame);
+      if (auto* k = std::get_if<Keepalive>(&f)) {
+        received = std::max(received, k->wal_end);
+        reply_now = k->reply_requested;
+      } else {
+        const XLogData& x = std::get<XLogData>(f);
+        Message m = DecodeMessage(x.payload, x.start);
+        std::visit(
+            Overloaded{
+                [&](const BeginMessage& b) {
+                  in_tx = true;
+                  // Already applied before a crash that came ahead of
+                  // the slot's confirmation: skip it whole.
+                  skipping = b.final_lsn < applied;
+                  if (!skipping) applier_.BeginTransaction();
+                },
+                [&](const CommitMessage& c) {
+                  if (!skipping) {
+                    applier_.CommitTransaction(c.end_lsn);
+                    applied = c.end_lsn;
+                  }
+                  received = std::max(received, c.end_lsn);
+                  in_tx = skipping = false;
+                },
+                [&](const Relation& r) { relations.Store(r); },
+                [&](const InsertMessage& i) {
+                  if (skipping) return;
+                  RowChange c{ChangeOp::kInsert, relations.Get(i.relation_oid, x.start), 0, {}, i.new_tuple, x.start};
+                  applier_.AddChange(std::move(c));
+                },
+                [&](const UpdateMessage& u) {
+                  if (skipping) return;
+                  RowChange c{ChangeOp::kUpdate, relations.Get(u.relation_oid, x.start),
+                              u.old_kind,        u.old_tuple,
+                              u.new_tuple,       x.start};
+                  applier_.AddChange(std::move(c));
+                },
+                [&](const DeleteMessage& d) {
+                  if (skipping) return;
+                  RowChange c{
+                      ChangeOp::kDelete, relations.Get(d.relation_oid, x.start), d.old_kind, d.old_tuple, {}, x.start};
+                  applier_.AddChange(std::move(c));
+                },
+                [&](const TruncateMessage& t) {
+                  if (skipping) return;
+                  std::vector<std::shared_ptr<const Relation>> rels;
+                  for (auto oid : t.relation_oids) rels.push_back(relations.Get(oid, x.start));
+                  applier_.Truncate(rels, (t.options & TruncateMessage::kRestartIdentity) != 0);
+                },
+                [&](const OriginMessage&) {},
+                [&](const TypeMessage&) {},
+                [&](const LogicalMessage&) {},
+            },
+            m);
+      }
+    }
+    auto now = Clock::now();
+    Lsn flush_now = in_tx ? applied : std::max(applied, received);
+    if (reply_now || now - last_status >= status_every ||
+        (flush_now != reported && now - last_status >= std::chrono::seconds(1))) {
+      send_status(false);
+    }
+    if (!in_tx && applier_.held_keys() > 0 && now - last_release >= std::chrono::seconds(1)) {
+      applier_.ReleaseHeld();
+      last_release = now;
+    }
+  }
+  // Stopping: a transaction half applied is rolled back on the peer (it will
+  // come again from the slot); what is committed is confirmed.
+  applier_.AbortTransaction();
+  in_tx = false;
+  received = std::max(received, applied);
+  repl.SendStatus(applied, applied, false);
+  Log(LogLevel::kInfo, "stopped", {{"peer", peer_.name}, {"applied_lsn", FormatLsn(applied)}});
+}
+
+}  // namespace crosswalk::cdc
