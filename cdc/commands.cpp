@@ -1,6 +1,7 @@
 #include "commands.hpp"
 
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include "apply.hpp"
@@ -12,8 +13,13 @@
 
 namespace crosswalk::cdc {
 
+void ValidateConfig(const Config& config, std::ostream& out, bool tolerate_down_peers);
+
 int RunPeers(const Config& config, bool snapshot_only, const std::atomic<bool>& stop) {
-  EnsurePublication(config, /*may_create=*/true);
+  // Every mapping is checked before anything streams: a bad field stops the
+  // run at once, naming its path.
+  std::ostringstream plan;
+  ValidateConfig(config, plan, /*tolerate_down_peers=*/true);
   std::vector<std::thread> threads;
   std::atomic<int> failed{0};
   for (const auto& peer : config.peers) {
@@ -33,7 +39,7 @@ int RunPeers(const Config& config, bool snapshot_only, const std::atomic<bool>& 
   return failed == 0 ? 0 : 1;
 }
 
-void CheckConfig(const Config& config, std::ostream& out) {
+void ValidateConfig(const Config& config, std::ostream& out, bool tolerate_down_peers) {
   pq::Connection source(config.source.dsn);
   auto wal_level = source.Scalar("SHOW wal_level");
   if (wal_level != "logical") {
@@ -66,7 +72,14 @@ void CheckConfig(const Config& config, std::ostream& out) {
       }
     }
     PeerApplier applier(config, p);
-    applier.Prepare();
+    try {
+      applier.Prepare();
+    } catch (const Error& e) {
+      // A peer that is down does not stop `run`: its thread retries.
+      if (!tolerate_down_peers || std::string(e.sqlstate()).compare(0, 2, "08") != 0) throw;
+      Log(LogLevel::kWarning, "peer_unreachable", {{"peer", p.name}, {"message", e.what()}});
+      continue;
+    }
     applier.CheckMappings(relations);
     auto slot = source.Scalar(
         "SELECT confirmed_flush_lsn::text FROM pg_catalog.pg_replication_slots WHERE slot_name = $1", {p.slot});
@@ -95,6 +108,8 @@ void CheckConfig(const Config& config, std::ostream& out) {
   }
   out << "ok\n";
 }
+
+void CheckConfig(const Config& config, std::ostream& out) { ValidateConfig(config, out, false); }
 
 void PrintStatus(const Config& config, std::ostream& out) {
   pq::Connection source(config.source.dsn);

@@ -37,7 +37,13 @@ void EnsurePublication(const Config& config, bool may_create) {
   pq::Connection source(config.source.dsn);
   std::set<QualifiedName> tables;
   for (const auto& p : config.peers) {
-    for (const auto& t : p.tables) tables.insert(t.source);
+    for (const auto& t : p.tables) {
+      if (!tables.insert(t.source).second) continue;
+      if (!source.Scalar("SELECT pg_catalog.to_regclass($1)::text", {t.source.Quoted()})) {
+        throw Error(sqlstate::kConfigFileError,
+                    "config: " + t.path + ".source: source table " + t.source.Display() + " not found");
+      }
+    }
   }
   auto exists =
       source.Scalar("SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1", {config.source.publication});

@@ -181,14 +181,14 @@ TEST_F(PgoutputFixture, RelationCacheReplacesWholeAndChecksTuples) {
   const Relation& items = FindRelation(messages_, "items");
   EXPECT_THROW(cache.Get(items.oid, 1), Error);
   cache.Store(items);
-  EXPECT_EQ(cache.Get(items.oid, 1).columns.size(), 10u);
+  EXPECT_EQ(cache.Get(items.oid, 1)->columns.size(), 10u);
   Relation narrower = items;
   narrower.columns.resize(2);
   cache.Store(narrower);
-  EXPECT_EQ(cache.Get(items.oid, 1).columns.size(), 2u);
+  EXPECT_EQ(cache.Get(items.oid, 1)->columns.size(), 2u);
   Tuple ten(10);
   try {
-    cache.CheckTuple(cache.Get(items.oid, 1), ten, 0x10, "insert");
+    cache.CheckTuple(*cache.Get(items.oid, 1), ten, 0x10, "insert");
     FAIL() << "a 10-value tuple passed for a 2-column relation";
   } catch (const Error& e) {
     EXPECT_STREQ(e.sqlstate(), "08P01");
