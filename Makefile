@@ -119,7 +119,7 @@ regress: setup
 	@bash scripts/regress.sh
 
 demo: setup
-	@$(MAKE) --no-print-directory pgroot
+	@$(MAKE) --no-print-directory pgroot cmake-build
 	@bash scripts/demo.sh
 
 bench: setup
