@@ -448,7 +448,8 @@ void PeerApplier::AddChange(RowChange change) {
   }
   bool compatible = !pending_.rows.empty() && pending_.relation == change.relation && pending_.op == change.op &&
                     pending_.mask == mask &&
-                    pending_.rows.size() < static_cast<std::size_t>(config_.apply.batch_rows) &&
+                    pending_.rows.size() < static_cast<std::size_t>(bulk_ ? std::max(config_.apply.batch_rows, 20000)
+                                                                          : config_.apply.batch_rows) &&
                     pending_.bytes < kMaxSegmentBytes;
   if (compatible && change.op == ChangeOp::kUpdate) {
     compatible = !pending_.keys.count(key) && (new_key.empty() || !pending_.keys.count(new_key));
@@ -759,6 +760,36 @@ std::string PeerApplier::BuildStatement(const MappingPlan& plan, const Relation&
          " FROM n WHERE n._cw_keep AND NOT EXISTS (SELECT FROM u WHERE u._cw_seq = n._cw_seq)";
 }
 
+std::optional<std::vector<int>> PeerApplier::DirectColumns(const MappingPlan& plan, const Relation& rel,
+                                                           const std::vector<std::string>& types) {
+  if (plan.mapping->where) return std::nullopt;
+  std::vector<int> out;
+  for (const auto& c : plan.mapping->columns) {
+    int found = -1;
+    for (std::size_t i = 0; i < rel.columns.size(); ++i) {
+      const std::string& name = rel.columns[i].name;
+      bool plain = !name.empty() &&
+                   name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_$") == std::string::npos &&
+                   !(name[0] >= '0' && name[0] <= '9');
+      if (c.identity_column ? *c.identity_column == name
+                            : (c.expression == QuoteIdent(name) || (plain && c.expression == name))) {
+        found = static_cast<int>(i);
+      }
+    }
+    if (found < 0) return std::nullopt;
+    if (c.identity_column) {
+      // The statement path casts the translated text to the column's type:
+      // COPY's input function is that same conversion.
+      out.push_back(-1 - found);
+    } else if (types[found] == plan.target_columns.at(c.target).type) {
+      out.push_back(found);  // same type: the text form goes back in unchanged
+    } else {
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
 void PeerApplier::ApplyPrepared(const Segment& seg, const std::vector<Prepared>& rows) {
   const Relation& rel = *seg.relation;
   std::vector<std::string> types;
@@ -789,6 +820,47 @@ void PeerApplier::ApplyPrepared(const Segment& seg, const std::vector<Prepared>&
     if (v.kind == TupleValue::Kind::kUnchanged && s.fallback) return (*s.fallback)[col];
     return v;
   };
+
+  // Large insert segments whose every mapped value is a source column of
+  // the same type or a translated id, with no filter, go straight into the
+  // target by COPY: the peer evaluates no expression, so there is nothing
+  // to stage.
+  if (seg.op == ChangeOp::kInsert && rows.size() > kInlineRows) {
+    std::vector<std::vector<int>> direct;
+    for (const auto& plan : plans_.at(QualifiedName{rel.schema, rel.name})) {
+      auto cols = DirectColumns(plan, rel, types);
+      if (!cols) break;
+      direct.push_back(std::move(*cols));
+    }
+    const auto& plans = plans_.at(QualifiedName{rel.schema, rel.name});
+    if (direct.size() == plans.size()) {
+      savepoint_open_ = true;
+      ExecInTransaction("SAVEPOINT cw_segment");
+      for (std::size_t p = 0; p < plans.size(); ++p) {
+        std::string data, cols;
+        for (const auto& c : plans[p].mapping->columns) cols += (cols.empty() ? "" : ", ") + QuoteIdent(c.target);
+        for (const auto& r : rows) {
+          for (std::size_t k = 0; k < direct[p].size(); ++k) {
+            if (k) data += '\t';
+            int idx = direct[p][k];
+            if (idx >= 0) {
+              AppendCopyValue(data, r.change->new_tuple[idx]);
+            } else {
+              auto it = r.new_ids.find(-1 - idx);
+              TupleValue v;
+              if (it != r.new_ids.end() && it->second) v = {TupleValue::Kind::kText, *it->second};
+              AppendCopyValue(data, v);
+            }
+          }
+          data += '\n';
+        }
+        conn_->CopyIn("COPY " + plans[p].mapping->target.Quoted() + " (" + cols + ") FROM STDIN", data);
+      }
+      ExecInTransaction("RELEASE SAVEPOINT cw_segment");
+      savepoint_open_ = false;
+      return;
+    }
+  }
 
   std::string stage;
   std::vector<std::string> statements, counted;

@@ -96,6 +96,10 @@ class PeerApplier {
   // Re-applies this peer's dead letters one by one; returns {applied, left}.
   std::pair<std::size_t, std::size_t> RetryDeadLetters();
 
+  // Larger segments for the one-shot migration (fewer, bigger statements);
+  // the byte bound still applies.
+  void set_bulk(bool bulk) { bulk_ = bulk; }
+
   const ApplyCounters& counters() const { return counters_; }
   pq::Connection& connection() { return *conn_; }
   const PeerConfig& peer() const { return peer_; }
@@ -139,6 +143,8 @@ class PeerApplier {
   std::string SegmentMask(const RowChange& change) const;
   const std::vector<int>& IdentityColumns(const Relation& relation);
   std::string StageTypes(const Relation& relation, std::vector<std::string>& types);
+  std::optional<std::vector<int>> DirectColumns(const MappingPlan& plan, const Relation& relation,
+                                                const std::vector<std::string>& types);
   std::string BuildStatement(const MappingPlan& plan, const Relation& relation, ChangeOp op, const std::string& mask,
                              const std::string& stage, bool& count_missing);
 
@@ -156,6 +162,7 @@ class PeerApplier {
   bool tx_open_ = false;
   bool stage_used_in_tx_ = false;
   bool savepoint_open_ = false;
+  bool bulk_ = false;
   std::uint64_t tx_rows_ = 0;
   int stage_counter_ = 0;
   ApplyCounters counters_;

@@ -1,6 +1,10 @@
 #include "snapshot.hpp"
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "log.hpp"
 #include "sqltext.hpp"
@@ -48,6 +52,7 @@ std::uint64_t SnapshotPeer(const std::string& source_dsn, const std::string& sna
   source.Exec("SET client_encoding = 'UTF8'; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   source.Exec("SET TRANSACTION SNAPSHOT " + QuoteLiteral(snapshot_name));
   applier.BeginTransaction();
+  applier.set_bulk(true);
   std::uint64_t total = 0;
   std::set<QualifiedName> done;
   for (const auto& t : applier.peer().tables) {
@@ -58,28 +63,83 @@ std::uint64_t SnapshotPeer(const std::string& source_dsn, const std::string& sna
     pq::Result start =
         source.Check(PQexec(source.raw(), ("COPY " + t.source.Quoted() + " (" + cols + ") TO STDOUT").c_str()),
                      "COPY from the source failed");
-    std::uint64_t rows = 0;
-    for (;;) {
-      char* buf = nullptr;
-      int n = PQgetCopyData(source.raw(), &buf, 0);
-      if (n == -1) break;
-      if (n < 0) throw Error("08006", std::string("COPY from the source failed: ") + PQerrorMessage(source.raw()));
-      std::string_view line(buf, static_cast<std::size_t>(n));
-      if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-      RowChange c;
-      c.op = ChangeOp::kInsert;
-      c.relation = rel;
-      c.lsn = consistent_point;
-      try {
-        c.new_tuple = ParseCopyLine(line, rel->columns.size());
-      } catch (...) {
+    // A reader thread pulls the source's COPY while this one maps and
+    // writes to the peer, as a `COPY | COPY` pipe overlaps its two ends.
+    // At most kQueuedBytes of rows wait: memory stays bounded.
+    constexpr std::size_t kChunkLines = 10000, kChunkBytes = 4u << 20, kQueuedBytes = 64u << 20;
+    std::size_t queued_bytes = 0;
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::pair<std::vector<std::string>, std::size_t>> queue;
+    bool finished = false, abandon = false;
+    std::string failure;
+    std::thread reader([&] {
+      std::vector<std::string> chunk;
+      std::size_t chunk_bytes = 0;
+      auto push = [&](bool last) {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return queued_bytes < kQueuedBytes || abandon; });
+        queued_bytes += chunk_bytes;
+        if (!chunk.empty()) queue.emplace_back(std::move(chunk), chunk_bytes);
+        chunk.clear();
+        chunk_bytes = 0;
+        finished = last;
+        cv.notify_all();
+      };
+      for (;;) {
+        char* buf = nullptr;
+        int n = PQgetCopyData(source.raw(), &buf, 0);
+        if (n == -1) break;
+        if (n < 0) {
+          std::lock_guard<std::mutex> lock(mu);
+          failure = std::string("COPY from the source failed: ") + PQerrorMessage(source.raw());
+          break;
+        }
+        chunk.emplace_back(buf, static_cast<std::size_t>(n));
+        chunk_bytes += static_cast<std::size_t>(n);
         PQfreemem(buf);
-        throw;
+        if (chunk.size() == kChunkLines || chunk_bytes >= kChunkBytes) push(false);
+        std::lock_guard<std::mutex> lock(mu);
+        if (abandon) break;
       }
-      PQfreemem(buf);
-      applier.AddChange(std::move(c));
-      ++rows;
+      push(true);
+    });
+    std::uint64_t rows = 0;
+    try {
+      for (;;) {
+        std::vector<std::string> chunk;
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          cv.wait(lock, [&] { return !queue.empty() || finished; });
+          if (queue.empty()) break;
+          chunk = std::move(queue.front().first);
+          queued_bytes -= queue.front().second;
+          queue.pop_front();
+          cv.notify_all();
+        }
+        for (auto& text : chunk) {
+          std::string_view line(text);
+          if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+          RowChange c;
+          c.op = ChangeOp::kInsert;
+          c.relation = rel;
+          c.lsn = consistent_point;
+          c.new_tuple = ParseCopyLine(line, rel->columns.size());
+          applier.AddChange(std::move(c));
+          ++rows;
+        }
+      }
+    } catch (...) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        abandon = true;
+        cv.notify_all();
+      }
+      reader.join();
+      throw;
     }
+    reader.join();
+    if (!failure.empty()) throw Error("08006", failure);
     source.Check(PQgetResult(source.raw()), "COPY from the source failed");
     while (PGresult* extra = PQgetResult(source.raw())) PQclear(extra);
     Log(LogLevel::kInfo, "snapshot_table",
@@ -90,6 +150,7 @@ std::uint64_t SnapshotPeer(const std::string& source_dsn, const std::string& sna
     total += rows;
   }
   applier.CommitTransaction(consistent_point, /*snapshot=*/true);
+  applier.set_bulk(false);
   source.Exec("COMMIT");
   return total;
 }

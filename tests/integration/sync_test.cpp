@@ -168,7 +168,7 @@ class SyncTest : public ::testing::Test {
     )SQL");
     peer_b_.Connect("archive").Exec(R"SQL(
       CREATE SCHEMA "Odd Schema";
-      CREATE TABLE "Odd Schema"."Items Copy" ("Item;Id" bigint PRIMARY KEY, qty int, amount numeric, "Label" text,
+      CREATE TABLE "Odd Schema"."Items Copy" ("Item;Id" bigint PRIMARY KEY, qty int, amount numeric(14,4), "Label" text,
                                               blob bytea, doc jsonb, at timestamptz, tags text[], big text);
       CREATE TABLE events_copy (id int PRIMARY KEY, payload text);
     )SQL");
