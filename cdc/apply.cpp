@@ -567,7 +567,7 @@ std::vector<PeerApplier::Prepared> PeerApplier::TranslateIdentities(
   return out;
 }
 
-void PeerApplier::ApplySegment(Segment& seg, bool throw_on_error) {
+bool PeerApplier::ApplySegment(Segment& seg, bool throw_on_error, const CommitSql* commit) {
   std::vector<std::pair<const RowChange*, std::string>> unmapped;
   std::vector<Prepared> rows = TranslateIdentities(seg, unmapped);
   for (const auto& [change, source_id] : unmapped) {
@@ -579,17 +579,17 @@ void PeerApplier::ApplySegment(Segment& seg, bool throw_on_error) {
       DeadLetter(*change, kUnmappedState, msg);
     }
   }
-  if (rows.empty()) return;
+  if (rows.empty()) return false;
   try {
-    ApplyPrepared(seg, rows);
+    bool committed = ApplyPrepared(seg, rows, commit);
     tx_rows_ += rows.size();
-    return;
+    return committed;
   } catch (const Error& e) {
     if (!IsRowError(e.sqlstate()) || throw_on_error) throw;
     UndoSegment();
     if (rows.size() == 1) {
       DeadLetter(*rows[0].change, e.sqlstate(), e.what());
-      return;
+      return false;
     }
   }
   // The segment failed as a whole: find the rows at fault one by one.
@@ -605,6 +605,7 @@ void PeerApplier::ApplySegment(Segment& seg, bool throw_on_error) {
       DeadLetter(*p.change, e.sqlstate(), e.what());
     }
   }
+  return false;
 }
 
 std::string PeerApplier::StageTypes(const Relation& rel, std::vector<std::string>& types) {
@@ -790,7 +791,7 @@ std::optional<std::vector<int>> PeerApplier::DirectColumns(const MappingPlan& pl
   return out;
 }
 
-void PeerApplier::ApplyPrepared(const Segment& seg, const std::vector<Prepared>& rows) {
+bool PeerApplier::ApplyPrepared(const Segment& seg, const std::vector<Prepared>& rows, const CommitSql* commit) {
   const Relation& rel = *seg.relation;
   std::vector<std::string> types;
   std::string stage_columns = StageTypes(rel, types);
@@ -858,7 +859,7 @@ void PeerApplier::ApplyPrepared(const Segment& seg, const std::vector<Prepared>&
       }
       ExecInTransaction("RELEASE SAVEPOINT cw_segment");
       savepoint_open_ = false;
-      return;
+      return false;
     }
   }
 
@@ -947,9 +948,13 @@ void PeerApplier::ApplyPrepared(const Segment& seg, const std::vector<Prepared>&
   batch += Join(statements, "; ");
   if (inline_values) savepoint_open_ = true;
   if (counted.empty()) {
-    ExecInTransaction(batch + "; RELEASE SAVEPOINT cw_segment");
+    // The last segment of a source transaction carries the progress write
+    // and the COMMIT: a small transaction costs one round trip.
+    std::string tail = "; RELEASE SAVEPOINT cw_segment";
+    if (inline_values && commit) tail += "; " + (*commit)(tx_rows_ + rows.size());
+    ExecInTransaction(batch + tail);
     savepoint_open_ = false;
-    return;
+    return inline_values && commit;
   }
   if (!statements.empty() || inline_values)
     ExecInTransaction(inline_values && statements.empty() ? "SAVEPOINT cw_segment" : batch);
@@ -964,6 +969,7 @@ void PeerApplier::ApplyPrepared(const Segment& seg, const std::vector<Prepared>&
   }
   ExecInTransaction("RELEASE SAVEPOINT cw_segment");
   savepoint_open_ = false;
+  return false;
 }
 
 void PeerApplier::UndoSegment() {
@@ -1028,16 +1034,25 @@ void PeerApplier::Truncate(const std::vector<std::shared_ptr<const Relation>>& r
 }
 
 void PeerApplier::CommitTransaction(Lsn end_lsn, bool snapshot) {
-  Flush();
-  if (!tx_open_ && !snapshot) return;  // nothing of that transaction maps to this peer
   std::string lsn = QuoteLiteral(FormatLsn(end_lsn));
-  ExecInTransaction(
-      "INSERT INTO crosswalk_sync.progress AS p (slot, applied_lsn, snapshot_lsn, transactions, rows_applied) "
-      "VALUES (" +
-      QuoteLiteral(peer_.slot) + ", " + lsn + ", " + (snapshot ? lsn : "NULL") + ", 1, " + std::to_string(tx_rows_) +
-      ") ON CONFLICT (slot) DO UPDATE SET applied_lsn = EXCLUDED.applied_lsn, "
-      "snapshot_lsn = COALESCE(EXCLUDED.snapshot_lsn, p.snapshot_lsn), transactions = p.transactions + 1, "
-      "rows_applied = p.rows_applied + EXCLUDED.rows_applied, updated_at = pg_catalog.now(); COMMIT");
+  CommitSql progress = [&](std::size_t rows) {
+    return "INSERT INTO crosswalk_sync.progress AS p (slot, applied_lsn, snapshot_lsn, transactions, rows_applied) "
+           "VALUES (" +
+           QuoteLiteral(peer_.slot) + ", " + lsn + ", " + (snapshot ? lsn : "NULL") + ", 1, " + std::to_string(rows) +
+           ") ON CONFLICT (slot) DO UPDATE SET applied_lsn = EXCLUDED.applied_lsn, "
+           "snapshot_lsn = COALESCE(EXCLUDED.snapshot_lsn, p.snapshot_lsn), transactions = p.transactions + 1, "
+           "rows_applied = p.rows_applied + EXCLUDED.rows_applied, updated_at = pg_catalog.now(); COMMIT";
+  };
+  bool committed = false;
+  if (!pending_.rows.empty()) {
+    Segment seg = std::move(pending_);
+    pending_ = Segment{};
+    committed = ApplySegment(seg, false, &progress);
+  }
+  if (!committed) {
+    if (!tx_open_ && !snapshot) return;  // nothing of that transaction maps to this peer
+    ExecInTransaction(progress(tx_rows_));
+  }
   tx_open_ = false;
   stage_used_in_tx_ = false;
   counters_.transactions++;

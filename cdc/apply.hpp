@@ -9,6 +9,7 @@
 // the rows it still rejects go to crosswalk_sync.dead_letter.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -131,8 +132,12 @@ class PeerApplier {
 
   void ExecInTransaction(const std::string& sql);
   void Flush();
-  void ApplySegment(Segment& segment, bool throw_on_error);
-  void ApplyPrepared(const Segment& segment, const std::vector<Prepared>& rows);
+  // Writes the progress row and COMMITs, given the rows applied in total.
+  using CommitSql = std::function<std::string(std::size_t)>;
+  // Both return true when they also ran `commit` (the segment's statement
+  // carried the transaction's end).
+  bool ApplySegment(Segment& segment, bool throw_on_error, const CommitSql* commit = nullptr);
+  bool ApplyPrepared(const Segment& segment, const std::vector<Prepared>& rows, const CommitSql* commit = nullptr);
   std::vector<Prepared> TranslateIdentities(const Segment& segment,
                                             std::vector<std::pair<const RowChange*, std::string>>& unmapped);
   std::string Provision(const RowChange& change, const std::string& source_id);

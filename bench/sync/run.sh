@@ -25,7 +25,9 @@ SYNC=build/crosswalk-sync
 conf=(--conf "shared_buffers = 256MB" --conf "max_wal_size = 4GB")
 read -r src_dir src_port < <(scripts/pgcluster.sh start --owner $$ "${conf[@]}")
 read -r cw_dir cw_port < <(scripts/pgcluster.sh start --owner $$ "${conf[@]}")
-read -r nat_dir nat_port < <(scripts/pgcluster.sh start --owner $$ "${conf[@]}")
+# The native apply worker is restarted at once after ALTER SUBSCRIPTION ENABLE
+# (the default 5 s wal_retrieve_retry_interval would be counted against it).
+read -r nat_dir nat_port < <(scripts/pgcluster.sh start --owner $$ "${conf[@]}" --conf "wal_retrieve_retry_interval = '100ms'")
 daemon=
 cleanup() {
   [ -n "$daemon" ] && kill "$daemon" 2>/dev/null || true
