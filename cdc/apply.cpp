@@ -1033,14 +1033,16 @@ void PeerApplier::Truncate(const std::vector<std::shared_ptr<const Relation>>& r
   }
 }
 
-void PeerApplier::CommitTransaction(Lsn end_lsn, bool snapshot) {
+void PeerApplier::CommitTransaction(Lsn end_lsn, bool snapshot, std::uint64_t source_transactions) {
   std::string lsn = QuoteLiteral(FormatLsn(end_lsn));
   CommitSql progress = [&](std::size_t rows) {
     return "INSERT INTO crosswalk_sync.progress AS p (slot, applied_lsn, snapshot_lsn, transactions, rows_applied) "
            "VALUES (" +
-           QuoteLiteral(peer_.slot) + ", " + lsn + ", " + (snapshot ? lsn : "NULL") + ", 1, " + std::to_string(rows) +
+           QuoteLiteral(peer_.slot) + ", " + lsn + ", " + (snapshot ? lsn : "NULL") + ", " +
+           std::to_string(source_transactions) + ", " + std::to_string(rows) +
            ") ON CONFLICT (slot) DO UPDATE SET applied_lsn = EXCLUDED.applied_lsn, "
-           "snapshot_lsn = COALESCE(EXCLUDED.snapshot_lsn, p.snapshot_lsn), transactions = p.transactions + 1, "
+           "snapshot_lsn = COALESCE(EXCLUDED.snapshot_lsn, p.snapshot_lsn), transactions = p.transactions + "
+           "EXCLUDED.transactions, "
            "rows_applied = p.rows_applied + EXCLUDED.rows_applied, updated_at = pg_catalog.now(); COMMIT";
   };
   bool committed = false;
@@ -1055,7 +1057,7 @@ void PeerApplier::CommitTransaction(Lsn end_lsn, bool snapshot) {
   }
   tx_open_ = false;
   stage_used_in_tx_ = false;
-  counters_.transactions++;
+  counters_.transactions += source_transactions;
   counters_.rows_applied += tx_rows_;
   tx_rows_ = 0;
 }

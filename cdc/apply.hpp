@@ -86,7 +86,11 @@ class PeerApplier {
   void BeginTransaction();
   void AddChange(RowChange change);
   void Truncate(const std::vector<std::shared_ptr<const Relation>>& relations, bool restart_identity);
-  void CommitTransaction(Lsn end_lsn, bool snapshot = false);
+  // `source_transactions` counts the source transactions this peer
+  // transaction holds (consecutive ones may be grouped, each whole).
+  void CommitTransaction(Lsn end_lsn, bool snapshot = false, std::uint64_t source_transactions = 1);
+  // Rows in the open peer transaction, applied or pending.
+  std::uint64_t open_rows() const { return tx_rows_ + pending_.rows.size(); }
   // Rolls back an open peer transaction (on shutdown or error).
   void AbortTransaction();
   bool in_transaction() const { return tx_open_ || !pending_.rows.empty(); }

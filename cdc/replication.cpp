@@ -95,6 +95,7 @@ void ReplicationConnection::StartReplication(const std::string& slot, Lsn start,
 
 std::optional<std::string> ReplicationConnection::ReadFrame(int timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  bool consumed = false;
   for (;;) {
     char* buf = nullptr;
     int n = PQgetCopyData(conn_.raw(), &buf, 1);
@@ -111,7 +112,16 @@ std::optional<std::string> ReplicationConnection::ReadFrame(int timeout_ms) {
     }
     if (n == -2) throw Error("08006", std::string("replication connection failed: ") + PQerrorMessage(conn_.raw()));
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return std::nullopt;
+    if (left.count() <= 0) {
+      // Whatever already arrived on the socket still counts (a zero timeout
+      // is a look-ahead).
+      if (consumed) return std::nullopt;
+      consumed = true;
+      if (PQconsumeInput(conn_.raw()) == 0) {
+        throw Error("08006", std::string("replication connection failed: ") + PQerrorMessage(conn_.raw()));
+      }
+      continue;
+    }
     pollfd p{PQsocket(conn_.raw()), POLLIN, 0};
     if (poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) {
       throw Error("08006", "poll on the replication connection failed");

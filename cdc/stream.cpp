@@ -162,16 +162,35 @@ void PeerStream::RunOnce(bool snapshot_only) {
   auto last_release = Clock::now();
   const auto status_every = std::chrono::seconds(config_.apply.status_interval_seconds);
 
+  // Group commit: source transactions that have already arrived while one
+  // is applied join its peer transaction (each whole, in order), up to
+  // batch_rows rows or kGroupAge; the group commits as soon as the stream
+  // pauses. The stored position is the group's last end LSN, so a crash
+  // rolls the group back and it comes again from the slot.
+  constexpr auto kGroupAge = std::chrono::milliseconds(50);
+  bool group_open = false;
+  std::uint64_t group_transactions = 0;
+  Lsn group_end = 0;
+  auto group_start = Clock::now();
+  std::optional<std::string> lookahead;
+  auto commit_group = [&] {
+    applier_.CommitTransaction(group_end, false, group_transactions);
+    applied = group_end;
+    group_open = false;
+    group_transactions = 0;
+  };
+
   auto send_status = [&](bool reply) {
     // Nothing pending: everything received is applied or not ours.
-    Lsn flush = in_tx ? applied : std::max(applied, received);
+    Lsn flush = (in_tx || group_open) ? applied : std::max(applied, received);
     repl.SendStatus(received, flush, reply);
     reported = flush;
     last_status = Clock::now();
   };
 
   while (!stop_) {
-    std::optional<std::string> frame = repl.ReadFrame(200);
+    std::optional<std::string> frame = lookahead ? std::move(lookahead) : repl.ReadFrame(200);
+    lookahead.reset();
     bool reply_now = false;
     if (frame) {
       CopyFrame f = DecodeCopyFrame(*frame);
@@ -188,12 +207,16 @@ void PeerStream::RunOnce(bool snapshot_only) {
                   // Already applied before a crash that came ahead of
                   // the slot's confirmation: skip it whole.
                   skipping = b.final_lsn < applied;
-                  if (!skipping) applier_.BeginTransaction();
+                  if (!skipping && !group_open) {
+                    applier_.BeginTransaction();
+                    group_start = Clock::now();
+                  }
                 },
                 [&](const CommitMessage& c) {
                   if (!skipping) {
-                    applier_.CommitTransaction(c.end_lsn);
-                    applied = c.end_lsn;
+                    group_open = true;
+                    ++group_transactions;
+                    group_end = c.end_lsn;
                   }
                   received = std::max(received, c.end_lsn);
                   in_tx = skipping = false;
@@ -230,19 +253,27 @@ void PeerStream::RunOnce(bool snapshot_only) {
             m);
       }
     }
+    if (group_open && !in_tx) {
+      bool full = applier_.open_rows() >= static_cast<std::uint64_t>(config_.apply.batch_rows) ||
+                  Clock::now() - group_start >= kGroupAge;
+      if (!full) lookahead = repl.ReadFrame(0);
+      if (full || !lookahead) commit_group();
+    }
     auto now = Clock::now();
-    Lsn flush_now = in_tx ? applied : std::max(applied, received);
+    Lsn flush_now = (in_tx || group_open) ? applied : std::max(applied, received);
     if (reply_now || now - last_status >= status_every ||
         (flush_now != reported && now - last_status >= std::chrono::seconds(1))) {
       send_status(false);
     }
-    if (!in_tx && applier_.held_keys() > 0 && now - last_release >= std::chrono::seconds(1)) {
+    if (!in_tx && !group_open && applier_.held_keys() > 0 && now - last_release >= std::chrono::seconds(1)) {
       applier_.ReleaseHeld();
       last_release = now;
     }
   }
-  // Stopping: a transaction half applied is rolled back on the peer (it will
-  // come again from the slot); what is committed is confirmed.
+  // Stopping: whole source transactions already applied are committed; a
+  // transaction half applied is rolled back on the peer (it will come again
+  // from the slot); what is committed is confirmed.
+  if (group_open && !in_tx) commit_group();
   applier_.AbortTransaction();
   in_tx = false;
   received = std::max(received, applied);
