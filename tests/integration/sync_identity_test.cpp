@@ -165,9 +165,10 @@ TEST_F(SyncIdentityTest, ProvisionSkipHoldAndDeadLetters) {
   WaitFor(hold, "SELECT count(*) FROM crosswalk_sync.held", "3");
   WaitFor(hold, "SELECT count(*) FROM course_progress", "19");  // 15 + 3 of learner 6 + (2, 50)
   EXPECT_EQ(Expected("sp_hold", "user_id <> 7 AND score <= 100"), Actual("sp_hold"));
-  EXPECT_EQ(*hold.Scalar("SELECT (progress = 0.99)::text FROM course_progress WHERE course_id = 1 AND user_id = $1::uuid",
-                         {*src.Scalar("SELECT crosswalk.translate('6', 'learnhub', 'sp_hold')")}),
-            "true");
+  EXPECT_EQ(
+      *hold.Scalar("SELECT (progress = 0.99)::text FROM course_progress WHERE course_id = 1 AND user_id = $1::uuid",
+                   {*src.Scalar("SELECT crosswalk.translate('6', 'learnhub', 'sp_hold')")}),
+      "true");
   EXPECT_EQ(Expected("sp_provision", "score <= 100"), Actual("sp_provision"));
 
   EXPECT_EQ(StopDaemon(daemon), 0);
