@@ -221,10 +221,16 @@ PeerConfig ParsePeer(const json& j, const std::string& path) {
 
 Config ParseConfig(const std::string& text) {
   json j;
+  // Say where, not what: nlohmann's own messages quote the text they stopped
+  // at, which may be part of a DSN with a password, or megabytes long.
   try {
     j = json::parse(text);
   } catch (const json::parse_error& e) {
-    throw Error(sqlstate::kConfigFileError, std::string("config: not valid JSON: ") + e.what());
+    throw Error(sqlstate::kConfigFileError, "config: not valid JSON (at byte " + std::to_string(e.byte) + ")");
+  } catch (const json::out_of_range&) {
+    throw Error(sqlstate::kConfigFileError, "config: not valid JSON (a number is out of range)");
+  } catch (const json::exception&) {
+    throw Error(sqlstate::kConfigFileError, "config: not valid JSON");
   }
   Object top(j, "", {"source", "identity", "peers", "apply", "metrics", "alerts"});
   Config c;

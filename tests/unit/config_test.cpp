@@ -162,6 +162,25 @@ TEST(Config, DuplicatePeersAndBadJsonAreRejected) {
   EXPECT_THROW(LoadConfig("/nonexistent/crosswalk.json"), Error);
 }
 
+// Found by tests/fuzz/sync_config_fuzz: a number beyond double's range made
+// nlohmann throw out_of_range, which escaped ParseConfig and terminated the
+// daemon. It is now a config error, and messages never quote the input.
+TEST(Config, OutOfRangeNumbersAndSecretsInBadJsonAreCleanErrors) {
+  try {
+    ParseConfig("66066000000000229782930000000000000000.0000e2297829938=h\"du");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.sqlstate(), "F0000");
+  }
+  try {
+    ParseConfig(R"({"source": {"dsn": "host=a password=hunter2)");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(ParseConfig("[1e999999]"), Error);
+}
+
 TEST(SqlText, QuotesIdentifiersAndLiterals) {
   EXPECT_EQ(QuoteIdent("plain"), "\"plain\"");
   EXPECT_EQ(QuoteIdent("we\"ird; DROP"), "\"we\"\"ird; DROP\"");
