@@ -144,7 +144,7 @@ ColumnMapping ParseColumn(const std::string& target, const json& v, const std::s
 }
 
 TableMapping ParseTable(const json& j, const std::string& path) {
-  Object o(j, path, {"source", "target", "key", "columns", "where"});
+  Object o(j, path, {"source", "target", "key", "columns", "where", "snapshot_order_by"});
   TableMapping t;
   t.path = path;
   t.source = ParseQualifiedName(o.String("source"), "config: " + o.PathOf("source"));
@@ -173,6 +173,16 @@ TableMapping ParseTable(const json& j, const std::string& path) {
     t.key.push_back(name);
   }
   t.where = o.OptionalString("where");
+  if (o.Has("snapshot_order_by")) {
+    const json& order = o.At("snapshot_order_by");
+    const std::string p = o.PathOf("snapshot_order_by");
+    if (!order.is_array() || order.empty()) {
+      Fail(p, std::string("expected a non-empty array of source column names, got ") + TypeName(order));
+    }
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      t.snapshot_order_by.push_back(Object::StringValue(order[i], p + "[" + std::to_string(i) + "]"));
+    }
+  }
   return t;
 }
 

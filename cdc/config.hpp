@@ -28,7 +28,11 @@ struct TableMapping {
   std::vector<std::string> key;  // target columns that identify a row
   std::vector<ColumnMapping> columns;
   std::optional<std::string> where;  // SQL filter over the source row
-  std::string path;                  // "peers[0].tables[1]"
+  // Source columns the snapshot copies the rows in order of (empty: the
+  // table's physical order). Needed where the peer takes rows only in key
+  // order, as crosswalk.ledger's chaining trigger does.
+  std::vector<std::string> snapshot_order_by;
+  std::string path;  // "peers[0].tables[1]"
 };
 
 enum class UnmappedIdentity { kProvision, kSkip, kHold };

@@ -60,9 +60,13 @@ std::uint64_t SnapshotPeer(const std::string& source_dsn, const std::string& sna
     auto rel = LoadSourceRelation(source, t.source, "config: " + t.path + ".source");
     std::string cols;
     for (const auto& c : rel->columns) cols += (cols.empty() ? "" : ", ") + QuoteIdent(c.name);
-    pq::Result start =
-        source.Check(PQexec(source.raw(), ("COPY " + t.source.Quoted() + " (" + cols + ") TO STDOUT").c_str()),
-                     "COPY from the source failed");
+    std::string copy = "COPY " + t.source.Quoted() + " (" + cols + ") TO STDOUT";
+    if (!t.snapshot_order_by.empty()) {
+      std::string order;
+      for (const auto& c : t.snapshot_order_by) order += (order.empty() ? "" : ", ") + QuoteIdent(c);
+      copy = "COPY (SELECT " + cols + " FROM " + t.source.Quoted() + " ORDER BY " + order + ") TO STDOUT";
+    }
+    pq::Result start = source.Check(PQexec(source.raw(), copy.c_str()), "COPY from the source failed");
     // A reader thread pulls the source's COPY while this one maps and
     // writes to the peer, as a `COPY | COPY` pipe overlaps its two ends.
     // At most kQueuedBytes of rows wait: memory stays bounded.

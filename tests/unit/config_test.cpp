@@ -162,6 +162,22 @@ TEST(Config, DuplicatePeersAndBadJsonAreRejected) {
   EXPECT_THROW(LoadConfig("/nonexistent/crosswalk.json"), Error);
 }
 
+TEST(Config, SnapshotOrderByIsAListOfColumns) {
+  json j = GoodConfig();
+  j["peers"][0]["tables"][0]["snapshot_order_by"] = {"user_id", "course_id"};
+  Config c = ParseConfig(j.dump());
+  EXPECT_EQ(c.peers[0].tables[0].snapshot_order_by, (std::vector<std::string>{"user_id", "course_id"}));
+  for (json bad : {json("user_id"), json::array(), json({1}), json(nullptr)}) {
+    j["peers"][0]["tables"][0]["snapshot_order_by"] = bad;
+    try {
+      ParseConfig(j.dump());
+      FAIL() << bad.dump();
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("peers[0].tables[0].snapshot_order_by"), std::string::npos) << e.what();
+    }
+  }
+}
+
 // Found by tests/fuzz/sync_config_fuzz: a number beyond double's range made
 // nlohmann throw out_of_range, which escaped ParseConfig and terminated the
 // daemon. It is now a config error, and messages never quote the input.
