@@ -167,7 +167,7 @@ TEST(Config, SnapshotOrderByIsAListOfColumns) {
   j["peers"][0]["tables"][0]["snapshot_order_by"] = {"user_id", "course_id"};
   Config c = ParseConfig(j.dump());
   EXPECT_EQ(c.peers[0].tables[0].snapshot_order_by, (std::vector<std::string>{"user_id", "course_id"}));
-  for (json bad : {json("user_id"), json::array(), json({1}), json(nullptr)}) {
+  for (json bad : {json("user_id"), json::array(), json({1})}) {  // null counts as absent, as for every optional field
     j["peers"][0]["tables"][0]["snapshot_order_by"] = bad;
     try {
       ParseConfig(j.dump());
