@@ -12,6 +12,7 @@
 #include "match_key.hpp"
 
 extern "C" {
+#include "access/detoast.h"
 #include "mb/pg_wchar.h"
 #include "utils/uuid.h"
 }
@@ -27,11 +28,25 @@ using crosswalk::pg::PgCall;
 // plaintext an envelope can carry; see MaxPlaintextSize in lib/envelope.hpp.
 static_assert(crosswalk::kMaxValueSize == MaxAllocSize, "lib's value limit must be PostgreSQL's");
 
-// The argument as bytes, detoasted (which can ereport: through PgCall).
+// The argument as bytes. Only a compressed or out-of-line value needs
+// detoasting (which can ereport: through PgCall); the common short inline
+// value is read in place, as PG_DETOAST_DATUM_PACKED would.
 ByteView ArgBytes(FunctionCallInfo fcinfo, int n) {
-  Datum d = PG_GETARG_DATUM(n);
-  struct varlena* v = PgCall([&] { return PG_DETOAST_DATUM_PACKED(d); });
+  struct varlena* v = reinterpret_cast<struct varlena*>(DatumGetPointer(PG_GETARG_DATUM(n)));
+  if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v)) v = PgCall([&] { return detoast_attr(v); });
   return ByteView(reinterpret_cast<const std::uint8_t*>(VARDATA_ANY(v)), VARSIZE_ANY_EXHDR(v));
+}
+
+// A new varlena of VARHDRSZ + size bytes in the current memory context.
+// size is at most MaxAllocSize - VARHDRSZ (the callers' values are checked
+// against kMaxValueSize), so palloc_extended can fail only for lack of
+// memory, which it reports by returning NULL: no PgCall needed per row.
+struct varlena* NewVarlena(std::size_t size) {
+  if (size > MaxAllocSize - VARHDRSZ) throw std::bad_alloc();
+  auto* out = static_cast<struct varlena*>(palloc_extended(VARHDRSZ + size, MCXT_ALLOC_NO_OOM));
+  if (out == nullptr) throw std::bad_alloc();
+  SET_VARSIZE(out, VARHDRSZ + size);
+  return out;
 }
 
 std::string_view ArgText(FunctionCallInfo fcinfo, int n) {
@@ -51,8 +66,7 @@ crosswalk::Envelope DecodeStored(ByteView bytes) {
 Datum Seal(crosswalk::pg::CachedKey& key, ByteView context, ByteView plaintext) {
   crosswalk::RequireValueFits(key.algorithm, plaintext.size);
   const std::size_t size = *crosswalk::EnvelopeSize(key.algorithm, plaintext.size);
-  auto* out = static_cast<struct varlena*>(PgAlloc(VARHDRSZ + size));
-  SET_VARSIZE(out, VARHDRSZ + size);
+  struct varlena* out = NewVarlena(size);
   crosswalk::EnvelopeHeader header;
   header.algorithm = key.algorithm;
   header.key_id = key.id;
@@ -67,8 +81,7 @@ Datum Encrypt(FunctionCallInfo fcinfo) {
   ByteView plaintext = ArgBytes(fcinfo, 0);
   std::string_view key_name = ArgText(fcinfo, 1);
   ByteView context = ArgBytes(fcinfo, 2);
-  crosswalk::pg::CachedKey& key = crosswalk::pg::KeyByName(key_name);
-  crosswalk::pg::RequireKeyUse(key);
+  crosswalk::pg::CachedKey& key = crosswalk::pg::EncryptionKey(crosswalk::pg::CallSiteKeyOf(fcinfo), key_name);
   return Seal(key, context, plaintext);
 }
 
@@ -85,14 +98,12 @@ struct varlena* Open(FunctionCallInfo fcinfo) {
   ByteView bytes = ArgBytes(fcinfo, 0);
   ByteView context = ArgBytes(fcinfo, 1);
   crosswalk::Envelope e = DecodeStored(bytes);
-  crosswalk::pg::CachedKey& key = crosswalk::pg::KeyById(e.header.key_id);
-  crosswalk::pg::RequireKeyUse(key);
-  crosswalk::Aead& aead = crosswalk::pg::VersionCipher(key, e.header.key_version);
-  const std::size_t n = e.ciphertext.size;
-  auto* out = static_cast<struct varlena*>(PgAlloc(VARHDRSZ + n));
-  SET_VARSIZE(out, VARHDRSZ + n);
+  crosswalk::pg::CachedKey* key = nullptr;
+  crosswalk::Aead& aead = crosswalk::pg::DecryptionCipher(crosswalk::pg::CallSiteKeyOf(fcinfo), e.header.key_id,
+                                                          e.header.key_version, &key);
+  struct varlena* out = NewVarlena(e.ciphertext.size);
   if (!crosswalk::OpenEnvelope(aead, e, context, reinterpret_cast<std::uint8_t*>(VARDATA(out)))) {
-    ThrowNotAuthentic(key, e.header.key_version);
+    ThrowNotAuthentic(*key, e.header.key_version);
   }
   return out;
 }
@@ -106,7 +117,8 @@ CROSSWALK_FUNCTION(decrypt_text) {
   struct varlena* out = Open(fcinfo);
   const char* data = VARDATA(out);
   const int len = static_cast<int>(VARSIZE(out) - VARHDRSZ);
-  if (!PgCall([&] { return pg_verifymbstr(data, len, true); })) {
+  // noError = true: pg_verifymbstr reports by its result, never by ereport.
+  if (!pg_verifymbstr(data, len, true)) {
     std::memset(VARDATA(out), 0, static_cast<std::size_t>(len));
     throw Error("22021", "the decrypted value is not valid text in the database encoding",
                 "It was encrypted from bytea: use crosswalk.decrypt_bytea().");
@@ -122,9 +134,10 @@ CROSSWALK_FUNCTION(reencrypt) {
   ByteView bytes = ArgBytes(fcinfo, 0);
   ByteView context = ArgBytes(fcinfo, 1);
   crosswalk::Envelope e = DecodeStored(bytes);
-  crosswalk::pg::CachedKey& key = crosswalk::pg::KeyById(e.header.key_id);
-  crosswalk::pg::RequireKeyUse(key);
-  crosswalk::Aead& old_aead = crosswalk::pg::VersionCipher(key, e.header.key_version);
+  crosswalk::pg::CachedKey* key_ptr = nullptr;
+  crosswalk::Aead& old_aead = crosswalk::pg::DecryptionCipher(crosswalk::pg::CallSiteKeyOf(fcinfo), e.header.key_id,
+                                                              e.header.key_version, &key_ptr);
+  crosswalk::pg::CachedKey& key = *key_ptr;
   if (e.header.key_version == key.current_version) return PG_GETARG_DATUM(0);
   const std::size_t n = e.ciphertext.size;
   auto* plain = static_cast<std::uint8_t*>(PgAlloc(n + 1));

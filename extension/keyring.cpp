@@ -284,6 +284,8 @@ CachedKey& Refresh(const KeyRow& row) {
   auto it = g_keys.find(id);
   if (it == g_keys.end() || it->second.row_xmin != row.xmin || it->second.row_generation != row.generation) {
     if (it != g_keys.end()) {
+      // Call sites may point at the entry being replaced: they look again.
+      ++g_epoch;
       g_names.erase(it->second.name);
       g_keys.erase(it);
     }
@@ -419,5 +421,53 @@ void RequirePlaintextNotLogged(const char* function) {
 }
 
 void InvalidateKeyCache() { ++g_epoch; }
+
+CallSiteKey& CallSiteKeyOf(FunctionCallInfo fcinfo) {
+  FmgrInfo* flinfo = fcinfo->flinfo;
+  if (flinfo->fn_extra == nullptr) {
+    flinfo->fn_extra = PgCall([&] { return MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(CallSiteKey)); });
+  }
+  return *static_cast<CallSiteKey*>(flinfo->fn_extra);
+}
+
+Aead& DecryptionCipher(CallSiteKey& site, const KeyId& id, std::uint32_t version, CachedKey** key) {
+  const Oid user = GetUserId();
+  if (site.stamp == CurrentStamp() && site.user == user && site.version == version && site.id == id) {
+    *key = site.key;
+    return *site.cipher;
+  }
+  site.stamp = 0;  // empty until every check below has passed
+  CachedKey& k = KeyById(id);
+  *key = &k;
+  RequireKeyUse(k);
+  Aead& cipher = VersionCipher(k, version);
+  site.key = &k;
+  site.cipher = &cipher;
+  site.id = id;
+  site.version = version;
+  site.user = user;
+  site.stamp = CurrentStamp();
+  return cipher;
+}
+
+CachedKey& EncryptionKey(CallSiteKey& site, std::string_view name) {
+  const Oid user = GetUserId();
+  if (site.stamp == CurrentStamp() && site.user == user && site.name_size == name.size() &&
+      std::memcmp(site.name, name.data(), name.size()) == 0) {
+    return *site.key;
+  }
+  site.stamp = 0;
+  CachedKey& k = KeyByName(name);
+  RequireKeyUse(k);
+  if (name.size() < sizeof site.name) {  // key names are at most 63 characters
+    std::memcpy(site.name, name.data(), name.size());
+    site.name_size = static_cast<std::uint8_t>(name.size());
+    site.key = &k;
+    site.cipher = nullptr;
+    site.user = user;
+    site.stamp = CurrentStamp();
+  }
+  return k;
+}
 
 }  // namespace crosswalk::pg

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "guard.hpp"
@@ -69,5 +70,40 @@ void RequirePlaintextNotLogged(const char* function);
 
 // Makes every cached key re-validate at its next use (this backend changed keys).
 void InvalidateKeyCache();
+
+// What one call site (an expression's FmgrInfo, in fn_extra) last used: the
+// key, the cipher and the user it was checked for, valid while the
+// backend's validation stamp is unchanged. So a scan pays one comparison per
+// row instead of a hash lookup and an access check, and still sees every
+// change the keyring sees: a new transaction, a key change made by this
+// backend, a rolled-back subtransaction, another current user. It lives in
+// the function's memory context, which is freed without destructors: plain
+// data only.
+struct CallSiteKey {
+  std::uint64_t stamp;  // 0: empty
+  unsigned int user;
+  CachedKey* key;
+  Aead* cipher;
+  // decrypt: the key and version the cipher is for.
+  KeyId id;
+  std::uint32_t version;
+  // encrypt: the key name the entry was looked up by.
+  std::uint8_t name_size;
+  char name[64];
+};
+static_assert(std::is_trivially_destructible_v<CallSiteKey>, "fn_extra is freed without running destructors");
+
+// The call site's cache in fcinfo->flinfo->fn_extra, allocated zeroed in
+// the function's memory context at the first call.
+CallSiteKey& CallSiteKeyOf(FunctionCallInfo fcinfo);
+
+// The cipher for a value encrypted under key id / version, checked for use by
+// the current user (as KeyById + RequireKeyUse + VersionCipher), through the
+// call site's cache. *key receives the key (for messages).
+Aead& DecryptionCipher(CallSiteKey& site, const KeyId& id, std::uint32_t version, CachedKey** key);
+
+// The key named name, checked for use by the current user (as KeyByName +
+// RequireKeyUse), through the call site's cache.
+CachedKey& EncryptionKey(CallSiteKey& site, std::string_view name);
 
 }  // namespace crosswalk::pg

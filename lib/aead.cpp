@@ -92,6 +92,58 @@ bool SivOfEmptyPlaintext(ByteView key, std::initializer_list<ByteView> aad, std:
   return Cmac(k1, {ByteView(d, 16)}, siv);
 }
 
+// Feeds the associated data to the context. For GCM the parts are one
+// string, so short parts are joined into one buffer and fed in one call
+// (each EVP_CipherUpdate costs about as much as hashing 64 bytes) and empty
+// parts are skipped; for SIV every part is one S2V component, empty ones
+// included, so each gets its own call.
+bool FeedAad(EVP_CIPHER_CTX* ctx, AeadMode mode, std::initializer_list<ByteView> aad) {
+  int n = 0;
+  if (mode == AeadMode::kGcm) {
+    std::uint8_t joined[256];
+    std::size_t total = 0;
+    for (const ByteView& part : aad) total += part.size;
+    if (total == 0) return true;
+    if (total <= sizeof joined) {
+      std::size_t at = 0;
+      for (const ByteView& part : aad) {
+        if (part.size > 0) std::memcpy(joined + at, part.data, part.size);
+        at += part.size;
+      }
+      return EVP_CipherUpdate(ctx, nullptr, &n, joined, static_cast<int>(total)) == 1;
+    }
+    for (const ByteView& part : aad) {
+      if (part.size > static_cast<std::size_t>(INT_MAX)) return false;
+      if (part.size > 0 && EVP_CipherUpdate(ctx, nullptr, &n, part.data, static_cast<int>(part.size)) != 1) {
+        return false;
+      }
+    }
+    return true;
+  }
+  for (const ByteView& part : aad) {
+    if (part.size > static_cast<std::size_t>(INT_MAX)) return false;
+    static const std::uint8_t kEmpty = 0;
+    if (EVP_CipherUpdate(ctx, nullptr, &n, part.size > 0 ? part.data : &kEmpty, static_cast<int>(part.size)) != 1) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The tag, read or set through the provider's parameters directly: the
+// EVP_CIPHER_CTX_ctrl route translates to the same call with more work.
+bool GetTag(EVP_CIPHER_CTX* ctx, std::uint8_t* tag) {
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, kAeadTagSize),
+                         OSSL_PARAM_construct_end()};
+  return EVP_CIPHER_CTX_get_params(ctx, params) == 1;
+}
+
+bool SetTag(EVP_CIPHER_CTX* ctx, std::uint8_t* tag) {
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, kAeadTagSize),
+                         OSSL_PARAM_construct_end()};
+  return EVP_CIPHER_CTX_set_params(ctx, params) == 1;
+}
+
 }  // namespace
 
 void Aead::CtxDeleter::operator()(evp_cipher_ctx_st* ctx) const noexcept { EVP_CIPHER_CTX_free(ctx); }
@@ -130,8 +182,7 @@ bool Aead::Open(ByteView nonce, std::initializer_list<ByteView> aad, ByteView ci
 // One message in either direction. The context keeps its key between
 // messages; only the nonce (GCM) is set per message. OpenSSL 3.0's SIV
 // provider keeps S2V state in the context and has no way to reset it short of
-// setting the key again, so SIV is re-keyed per message (two AES key
-// schedules and one CMAC block: a fraction of a microsecond).
+// setting the key again, so SIV is re-keyed per message.
 bool Aead::Run(bool encrypt, ByteView nonce, std::initializer_list<ByteView> aad, ByteView in, std::uint8_t* out,
                std::uint8_t* tag) {
   EVP_CIPHER_CTX* ctx = ctx_.get();
@@ -160,23 +211,12 @@ bool Aead::Run(bool encrypt, ByteView nonce, std::initializer_list<ByteView> aad
     }
     if (EVP_CipherInit_ex2(ctx, nullptr, key_.data(), nullptr, enc, nullptr) != 1) return false;
   }
-  if (!encrypt && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kAeadTagSize), tag) != 1) {
-    return false;
-  }
-  for (const ByteView& part : aad) {
-    if (part.size > static_cast<std::size_t>(INT_MAX)) return false;
-    static const std::uint8_t kEmpty = 0;
-    if (EVP_CipherUpdate(ctx, nullptr, &n, part.size > 0 ? part.data : &kEmpty, static_cast<int>(part.size)) != 1) {
-      return false;
-    }
-  }
+  if (!encrypt && !SetTag(ctx, tag)) return false;
+  if (!FeedAad(ctx, mode_, aad)) return false;
   if (in.size > 0 && EVP_CipherUpdate(ctx, out, &n, in.data, static_cast<int>(in.size)) != 1) return false;
   std::uint8_t final_block[32];  // GCM and SIV output nothing here
   if (EVP_CipherFinal_ex(ctx, final_block, &n) != 1 || n != 0) return false;
-  if (encrypt && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kAeadTagSize), tag) != 1) {
-    return false;
-  }
-  return true;
+  return !encrypt || GetTag(ctx, tag);
 }
 
 }  // namespace crosswalk

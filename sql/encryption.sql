@@ -246,6 +246,62 @@ SELECT (SELECT count(*) FROM crosswalk.key WHERE name = 'email' AND shredded_at 
 SELECT pg_temp.err($$SELECT crosswalk.forget('00000000-0000-7000-8000-000000000000')$$);
 SELECT pg_temp.err($$SELECT crosswalk.forget(NULL)$$);
 
+-- The key cache of a call site (fn_extra: one per expression, kept for a
+-- whole scan) follows everything the backend's key cache follows. Rows under
+-- two keys and two versions, interleaved, through one decrypt() call site:
+SELECT crosswalk.create_key('site_a') IS NOT NULL AS a, crosswalk.create_key('site_b', 'aes-256-siv') IS NOT NULL AS b;
+CREATE TEMP TABLE mixed (n int, x crosswalk.encrypted);
+INSERT INTO mixed VALUES (1, crosswalk.encrypt('a1', 'site_a')), (2, crosswalk.encrypt('b1', 'site_b'));
+SELECT crosswalk.rotate_key('site_a');
+INSERT INTO mixed VALUES (3, crosswalk.encrypt('a2', 'site_a')), (4, crosswalk.encrypt('b2', 'site_b'));
+INSERT INTO mixed SELECT 5, x FROM mixed WHERE n = 1;
+SELECT n, crosswalk.key_version_of(x) AS version, crosswalk.decrypt(x) FROM mixed ORDER BY n;
+-- One encrypt() call site, the key name changing from row to row; a name
+-- that is a prefix of the cached one is a different (unknown) key.
+SELECT n, crosswalk.key_id_of(crosswalk.encrypt('p', k)) = (SELECT key_id FROM crosswalk.key WHERE name = k) AS right_key
+  FROM (VALUES (1, 'site_a'), (2, 'site_b'), (3, 'site_a')) v(n, k) ORDER BY n;
+SELECT pg_temp.err($$SELECT crosswalk.encrypt('p', k) FROM (VALUES (1, 'site_a'), (2, 'site_')) v(n, k) ORDER BY n$$);
+-- plpgsql keeps a simple expression's state, and so its call sites, for the
+-- whole transaction: the same call site is used by the statements below.
+CREATE FUNCTION pg_temp.dec(v crosswalk.encrypted) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN crosswalk.decrypt(v);
+END $$;
+CREATE FUNCTION pg_temp.enc(p text, k text) RETURNS crosswalk.encrypted LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN crosswalk.encrypt(p, k);
+END $$;
+GRANT SELECT ON mixed TO cw_other;
+-- Another current user at a warm call site is checked again (one
+-- transaction each: the failure's rollback would reset every call site).
+BEGIN;
+SELECT pg_temp.dec(x) AS as_superuser FROM mixed WHERE n = 1;
+SET LOCAL ROLE cw_other;
+SELECT pg_temp.err($$SELECT pg_temp.dec(x) FROM mixed WHERE n = 1$$);
+ROLLBACK;
+BEGIN;
+SELECT crosswalk.key_version_of(pg_temp.enc('p', 'site_a')) AS as_superuser;
+SET LOCAL ROLE cw_other;
+SELECT pg_temp.err($$SELECT pg_temp.enc('p', 'site_a')$$);
+ROLLBACK;
+BEGIN;
+-- A rotation by this session: the warm encrypt() call site takes the new version.
+SELECT crosswalk.key_version_of(pg_temp.enc('p', 'site_a')) AS before_rotation;
+SELECT crosswalk.rotate_key('site_a');
+SELECT crosswalk.key_version_of(pg_temp.enc('p', 'site_a')) AS after_rotation;
+-- A shred by this session: the warm decrypt() call site refuses.
+SAVEPOINT before_shred;
+SELECT pg_temp.dec(x) AS before_shred FROM mixed WHERE n = 1;
+SELECT crosswalk.shred_key('site_a');
+SELECT pg_temp.err($$SELECT pg_temp.dec(x) FROM mixed WHERE n = 1$$);
+-- Rolled back: the key is back, at version 3.
+ROLLBACK TO SAVEPOINT before_shred;
+SELECT pg_temp.dec(x) AS after_rollback FROM mixed WHERE n = 1;
+SELECT crosswalk.key_version_of(pg_temp.enc('p', 'site_a')) AS after_rollback;
+ROLLBACK;
+SELECT crosswalk.key_version_of(pg_temp.enc('p', 'site_a')) AS after_rotation_rolled_back;
+DROP TABLE mixed;
+
 DROP TABLE people;
 DROP OWNED BY cw_app, cw_other, cw_keyadmin;
 DROP ROLE cw_app, cw_other, cw_keyadmin;

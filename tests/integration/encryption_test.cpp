@@ -183,6 +183,64 @@ TEST(Encryption, ShredRevokeAndRotateReachOtherSessions) {
   EXPECT_EQ(*admin.Scalar("SELECT count(*) FROM crosswalk.account"), "0");
 }
 
+// The call-site key cache (fn_extra) of a scan that stays open, and of a
+// plpgsql call site reused by every statement of a transaction: a revoke,
+// shred or rotation committed by another session leaves the reader's open
+// transaction as it was validated and takes effect from its next one.
+TEST(Encryption, CallSiteCachesSeeOtherSessionsChangesAtTheNextTransaction) {
+  MasterKeyFile key(TestMasterKeyHex(9));
+  Cluster cluster({key.ConfLine()});
+  cluster.CreateDatabaseWithExtension("app");
+  auto admin = cluster.Connect("app");
+  admin.Exec("CREATE ROLE reader LOGIN");
+  admin.Exec("SELECT crosswalk.create_key('k'), crosswalk.create_key('w')");
+  admin.Exec("SELECT crosswalk.grant_decrypt('k', 'reader'), crosswalk.grant_decrypt('w', 'reader')");
+  admin.Exec("CREATE TABLE t AS SELECT i, crosswalk.encrypt('v' || i, 'k') AS x FROM generate_series(1, 4) i");
+  admin.Exec("GRANT SELECT ON t TO reader");
+  admin.Exec(
+      "CREATE FUNCTION plain_of(v crosswalk.encrypted) RETURNS text LANGUAGE plpgsql AS "
+      "$$ BEGIN RETURN crosswalk.decrypt(v); END $$");
+  admin.Exec(
+      "CREATE FUNCTION enc_version(p text) RETURNS integer LANGUAGE plpgsql AS "
+      "$$ BEGIN RETURN crosswalk.key_version_of(crosswalk.encrypt(p, 'w')); END $$");
+
+  pq::Connection reader(cluster.Dsn("app") + " user=reader");
+  // A scan whose decrypt() call site is warm when the revoke commits.
+  reader.Exec("BEGIN");
+  reader.Exec("DECLARE c CURSOR FOR SELECT crosswalk.decrypt(x) FROM t ORDER BY i");
+  EXPECT_EQ(*reader.Scalar("FETCH 1 FROM c"), "v1");
+  EXPECT_EQ(*reader.Scalar("SELECT plain_of(x) FROM t WHERE i = 1"), "v1");
+  admin.Exec("SELECT crosswalk.revoke_decrypt('k', 'reader')");
+  EXPECT_EQ(*reader.Scalar("FETCH 1 FROM c"), "v2");  // validated for this transaction
+  EXPECT_EQ(*reader.Scalar("SELECT plain_of(x) FROM t WHERE i = 2"), "v2");
+  reader.Exec("COMMIT");
+  EXPECT_EQ(SqlStateOf(reader, "SELECT plain_of(x) FROM t WHERE i = 1"), "42501");
+  reader.Exec("BEGIN");
+  reader.Exec("DECLARE c CURSOR FOR SELECT crosswalk.decrypt(x) FROM t ORDER BY i");
+  EXPECT_EQ(SqlStateOf(reader, "FETCH 1 FROM c"), "42501");
+  reader.Exec("ROLLBACK");
+  admin.Exec("SELECT crosswalk.grant_decrypt('k', 'reader')");
+
+  // Rotation elsewhere: a warm encrypt() call site keeps its version for the
+  // transaction, the next one encrypts under the new version.
+  reader.Exec("BEGIN");
+  EXPECT_EQ(*reader.Scalar("SELECT enc_version('a')"), "1");
+  admin.Exec("SELECT crosswalk.rotate_key('w')");
+  EXPECT_EQ(*reader.Scalar("SELECT enc_version('a')"), "1");
+  reader.Exec("COMMIT");
+  EXPECT_EQ(*reader.Scalar("SELECT enc_version('a')"), "2");
+
+  // Shred elsewhere: refused from the next transaction, by both call sites.
+  reader.Exec("BEGIN");
+  EXPECT_EQ(*reader.Scalar("SELECT plain_of(x) FROM t WHERE i = 3"), "v3");
+  admin.Exec("SELECT crosswalk.shred_key('k'), crosswalk.shred_key('w')");
+  EXPECT_EQ(*reader.Scalar("SELECT plain_of(x) FROM t WHERE i = 3"), "v3");
+  reader.Exec("COMMIT");
+  EXPECT_EQ(SqlStateOf(reader, "SELECT plain_of(x) FROM t WHERE i = 3"), "55000");
+  EXPECT_EQ(SqlStateOf(reader, "SELECT enc_version('a')"), "55000");
+  EXPECT_EQ(SqlStateOf(reader, "SELECT crosswalk.decrypt(x) FROM t"), "55000");
+}
+
 TEST(Encryption, MasterKeyProblemsAreClearErrors) {
   MasterKeyFile key(TestMasterKeyHex(3));
   Cluster cluster;  // no master key configured
