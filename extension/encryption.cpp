@@ -62,8 +62,9 @@ crosswalk::Envelope DecodeStored(ByteView bytes) {
   return e;
 }
 
-// Encrypts plaintext under the key's newest version into a new varlena.
-Datum Seal(crosswalk::pg::CachedKey& key, ByteView context, ByteView plaintext) {
+// Encrypts plaintext under the key's newest version (whose cipher is
+// cipher) into a new varlena.
+Datum Seal(crosswalk::pg::CachedKey& key, crosswalk::Aead& cipher, ByteView context, ByteView plaintext) {
   crosswalk::RequireValueFits(key.algorithm, plaintext.size);
   const std::size_t size = *crosswalk::EnvelopeSize(key.algorithm, plaintext.size);
   struct varlena* out = NewVarlena(size);
@@ -71,8 +72,7 @@ Datum Seal(crosswalk::pg::CachedKey& key, ByteView context, ByteView plaintext) 
   header.algorithm = key.algorithm;
   header.key_id = key.id;
   header.key_version = key.current_version;
-  crosswalk::EncodeEnvelope(crosswalk::pg::VersionCipher(key, key.current_version), header, context, plaintext,
-                            reinterpret_cast<std::uint8_t*>(VARDATA(out)));
+  crosswalk::EncodeEnvelope(cipher, header, context, plaintext, reinterpret_cast<std::uint8_t*>(VARDATA(out)));
   return PointerGetDatum(out);
 }
 
@@ -81,8 +81,9 @@ Datum Encrypt(FunctionCallInfo fcinfo) {
   ByteView plaintext = ArgBytes(fcinfo, 0);
   std::string_view key_name = ArgText(fcinfo, 1);
   ByteView context = ArgBytes(fcinfo, 2);
-  crosswalk::pg::CachedKey& key = crosswalk::pg::EncryptionKey(crosswalk::pg::CallSiteKeyOf(fcinfo), key_name);
-  return Seal(key, context, plaintext);
+  crosswalk::pg::CachedKey* key = nullptr;
+  crosswalk::Aead& cipher = crosswalk::pg::EncryptionCipher(crosswalk::pg::CallSiteKeyOf(fcinfo), key_name, &key);
+  return Seal(*key, cipher, context, plaintext);
 }
 
 [[noreturn]] void ThrowNotAuthentic(const crosswalk::pg::CachedKey& key, std::uint32_t version) {
@@ -147,7 +148,7 @@ CROSSWALK_FUNCTION(reencrypt) {
     std::size_t n;
     ~Wipe() { std::memset(p, 0, n); }  // the plaintext never outlives this call in memory
   } wipe{plain, n};
-  return Seal(key, context, ByteView(plain, n));
+  return Seal(key, crosswalk::pg::VersionCipher(key, key.current_version), context, ByteView(plain, n));
 }
 
 CROSSWALK_FUNCTION(blind_index) {

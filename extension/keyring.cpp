@@ -450,24 +450,27 @@ Aead& DecryptionCipher(CallSiteKey& site, const KeyId& id, std::uint32_t version
   return cipher;
 }
 
-CachedKey& EncryptionKey(CallSiteKey& site, std::string_view name) {
+Aead& EncryptionCipher(CallSiteKey& site, std::string_view name, CachedKey** key) {
   const Oid user = GetUserId();
   if (site.stamp == CurrentStamp() && site.user == user && site.name_size == name.size() &&
       std::memcmp(site.name, name.data(), name.size()) == 0) {
-    return *site.key;
+    *key = site.key;
+    return *site.cipher;
   }
   site.stamp = 0;
   CachedKey& k = KeyByName(name);
+  *key = &k;
   RequireKeyUse(k);
+  Aead& cipher = VersionCipher(k, k.current_version);
   if (name.size() < sizeof site.name) {  // key names are at most 63 characters
     std::memcpy(site.name, name.data(), name.size());
     site.name_size = static_cast<std::uint8_t>(name.size());
     site.key = &k;
-    site.cipher = nullptr;
+    site.cipher = &cipher;
     site.user = user;
     site.stamp = CurrentStamp();
   }
-  return k;
+  return cipher;
 }
 
 }  // namespace crosswalk::pg

@@ -83,7 +83,7 @@ struct CallSiteKey {
   std::uint64_t stamp;  // 0: empty
   unsigned int user;
   CachedKey* key;
-  Aead* cipher;
+  Aead* cipher;  // decrypt: of the value's version; encrypt: of the newest
   // decrypt: the key and version the cipher is for.
   KeyId id;
   std::uint32_t version;
@@ -102,8 +102,9 @@ CallSiteKey& CallSiteKeyOf(FunctionCallInfo fcinfo);
 // call site's cache. *key receives the key (for messages).
 Aead& DecryptionCipher(CallSiteKey& site, const KeyId& id, std::uint32_t version, CachedKey** key);
 
-// The key named name, checked for use by the current user (as KeyByName +
-// RequireKeyUse), through the call site's cache.
-CachedKey& EncryptionKey(CallSiteKey& site, std::string_view name);
+// The cipher of the newest version of the key named name, checked for use
+// by the current user (as KeyByName + RequireKeyUse + VersionCipher),
+// through the call site's cache. *key receives the key.
+Aead& EncryptionCipher(CallSiteKey& site, std::string_view name, CachedKey** key);
 
 }  // namespace crosswalk::pg

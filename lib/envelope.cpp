@@ -30,24 +30,28 @@ void WriteHeader(const EnvelopeHeader& h, std::uint8_t* out) {
 // changes nothing about their randomness. A fork empties the forking
 // thread's buffer in the child (pthread_atfork), so parent and child never
 // hand out the same nonces.
-thread_local std::uint8_t t_nonce_buffer[4080];
-thread_local std::size_t t_nonce_used = sizeof t_nonce_buffer;
+// One thread_local object, not two: in a shared library every access to a
+// thread_local is a __tls_get_addr call.
+struct NonceBuffer {
+  std::uint8_t bytes[4080] = {};
+  std::size_t used = sizeof bytes;
+};
+thread_local NonceBuffer t_nonces;
 
-void ForgetNoncesInChild() { t_nonce_used = sizeof t_nonce_buffer; }
+void ForgetNoncesInChild() { t_nonces.used = sizeof t_nonces.bytes; }
 
 void RandomNonce(std::uint8_t* out, std::size_t n) {
   static const int kAtFork = pthread_atfork(nullptr, nullptr, ForgetNoncesInChild);
   (void)kAtFork;
-  std::uint8_t* buffer = t_nonce_buffer;
-  std::size_t& used = t_nonce_used;
-  if (used + n > sizeof t_nonce_buffer) {
-    if (RAND_bytes(buffer, static_cast<int>(sizeof t_nonce_buffer)) != 1) {
+  NonceBuffer& b = t_nonces;
+  if (b.used + n > sizeof b.bytes) {
+    if (RAND_bytes(b.bytes, static_cast<int>(sizeof b.bytes)) != 1) {
       throw Error(sqlstate::kInternalError, "could not generate a random nonce");
     }
-    used = 0;
+    b.used = 0;
   }
-  std::memcpy(out, buffer + used, n);
-  used += n;
+  std::memcpy(out, b.bytes + b.used, n);
+  b.used += n;
 }
 
 [[noreturn]] void ThrowBadText(std::string_view text, const std::string& why) {
