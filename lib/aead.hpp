@@ -1,8 +1,9 @@
 // Authenticated encryption on OpenSSL 3 EVP: AES-GCM (randomized, with a
 // caller-chosen nonce) and AES-SIV (RFC 5297, deterministic: the synthetic IV
-// is the tag). An Aead holds one key and one cipher context that it reuses for
-// every message, so the per-row cost is the cipher, not context setup or the
-// key schedule. An Aead is not thread-safe: use one per thread.
+// is the tag; composed of OpenSSL's AES-CMAC and AES-CTR). An Aead holds one
+// key in contexts that it reuses for every message, so the per-row cost is
+// the cipher, not context setup or the key schedule. An Aead is not
+// thread-safe: use one per thread.
 #pragma once
 
 #include <initializer_list>
@@ -11,6 +12,7 @@
 #include "bytes.hpp"
 
 struct evp_cipher_ctx_st;
+struct evp_mac_ctx_st;
 
 namespace crosswalk {
 
@@ -48,13 +50,20 @@ class Aead {
  private:
   bool Run(bool encrypt, ByteView nonce, std::initializer_list<ByteView> aad, ByteView in, std::uint8_t* out,
            std::uint8_t* tag);
+  bool Cmac(std::initializer_list<ByteView> parts, std::uint8_t out[16]);
+  bool S2v(std::initializer_list<ByteView> aad, ByteView plaintext, std::uint8_t v[16]);
+  bool SivCtr(const std::uint8_t v[16], ByteView in, std::uint8_t* out);
 
   struct CtxDeleter {
     void operator()(evp_cipher_ctx_st* ctx) const noexcept;
   };
+  struct MacCtxDeleter {
+    void operator()(evp_mac_ctx_st* ctx) const noexcept;
+  };
   AeadMode mode_;
-  std::unique_ptr<evp_cipher_ctx_st, CtxDeleter> ctx_;
-  SecretBytes key_;  // SIV is re-keyed for every message (see aead.cpp)
+  std::unique_ptr<evp_cipher_ctx_st, CtxDeleter> ctx_;   // GCM, or SIV's AES-CTR
+  std::unique_ptr<evp_mac_ctx_st, MacCtxDeleter> cmac_;  // SIV's S2V key
+  SecretBytes s2v_start_;                                // SIV: CMAC(0^128)
   std::size_t nonce_size_ = 0;
 };
 
