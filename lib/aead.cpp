@@ -126,10 +126,11 @@ Aead::Aead(AeadMode mode, ByteView key) : mode_(mode), ctx_(EVP_CIPHER_CTX_new()
     if (EVP_MAC_init(cmac_.get(), mac_key.data, mac_key.size, params) != 1) {
       throw Error(sqlstate::kInternalError, "OpenSSL could not set up AES-CMAC");
     }
-    // S2V starts from CMAC(0^128) for every message: computed once.
+    // Every S2V starts from CMAC(0^128), and CMAC("") is the default
+    // context's: computed once.
     static const std::uint8_t kZero[16] = {0};
-    s2v_start_ = SecretBytes(kAeadTagSize);
-    if (!Cmac({ByteView(kZero, 16)}, s2v_start_.data())) {
+    s2v_memo_ = SecretBytes(48);
+    if (!Cmac({ByteView(kZero, 16)}, s2v_memo_.data()) || !Cmac({}, s2v_memo_.data() + 16)) {
       throw Error(sqlstate::kInternalError, "OpenSSL could not compute AES-CMAC");
     }
   }
@@ -169,12 +170,34 @@ bool Aead::Cmac(std::initializer_list<ByteView> parts, std::uint8_t out[16]) {
 }
 
 // S2V (RFC 5297 section 2.4) of the associated data parts, each one
-// component (empty ones included), and the plaintext as the last one.
+// component (empty ones included), and the plaintext as the last one. The
+// state after a first part equal to the previous message's, and the CMAC of
+// an empty part, come from the memo: for an envelope with the default
+// context only the plaintext's CMAC is computed.
 bool Aead::S2v(std::initializer_list<ByteView> aad, ByteView plaintext, std::uint8_t v[16]) {
   std::uint8_t d[16], mac[16];
-  std::memcpy(d, s2v_start_.data(), 16);
-  for (const ByteView& part : aad) {
-    if (!Cmac({part}, mac)) return false;
+  std::uint8_t* memo = s2v_memo_.data();
+  std::memcpy(d, memo, 16);
+  const ByteView* part = aad.begin();
+  if (part != aad.end() && part->size <= sizeof s2v_first_) {
+    if (part->size == s2v_first_size_ && (part->size == 0 || std::memcmp(part->data, s2v_first_, part->size) == 0)) {
+      std::memcpy(d, memo + 32, 16);
+    } else {
+      if (!Cmac({*part}, mac)) return false;
+      Dbl(d);
+      for (int i = 0; i < 16; ++i) d[i] ^= mac[i];
+      if (part->size > 0) std::memcpy(s2v_first_, part->data, part->size);
+      s2v_first_size_ = part->size;
+      std::memcpy(memo + 32, d, 16);
+    }
+    ++part;
+  }
+  for (; part != aad.end(); ++part) {
+    if (part->size == 0) {
+      std::memcpy(mac, memo + 16, 16);
+    } else if (!Cmac({*part}, mac)) {
+      return false;
+    }
     Dbl(d);
     for (int i = 0; i < 16; ++i) d[i] ^= mac[i];
   }

@@ -63,7 +63,13 @@ class Aead {
   AeadMode mode_;
   std::unique_ptr<evp_cipher_ctx_st, CtxDeleter> ctx_;   // GCM, or SIV's AES-CTR
   std::unique_ptr<evp_mac_ctx_st, MacCtxDeleter> cmac_;  // SIV's S2V key
-  SecretBytes s2v_start_;                                // SIV: CMAC(0^128)
+  // SIV's S2V memo, derived from the key: [0, 16) CMAC(0^128), where every
+  // S2V starts; [16, 32) CMAC("") (the default context is empty); [32, 48)
+  // the S2V state after the first associated data part s2v_first_ (an
+  // envelope's header, the same for every value of a key version).
+  SecretBytes s2v_memo_;
+  std::uint8_t s2v_first_[32];
+  std::size_t s2v_first_size_ = sizeof s2v_first_ + 1;  // none yet
   std::size_t nonce_size_ = 0;
 };
 

@@ -232,7 +232,11 @@ TEST(Aead, SivAgreesWithOpenSslSivForSeveralAssociatedDataParts) {
     std::vector<std::uint8_t> key(key_size);
     for (std::size_t i = 0; i < key_size; ++i) key[i] = static_cast<std::uint8_t>(i * 7 + key_size);
     Aead siv(AeadMode::kSiv, key);
-    for (const auto& aad : aad_sets) {
+    // Twice, the second time in reverse: the S2V memo of the first part
+    // (lib/aead.cpp) sees hits, misses and returns to earlier parts.
+    std::vector<std::vector<std::string>> sets = aad_sets;
+    sets.insert(sets.end(), aad_sets.rbegin(), aad_sets.rend());
+    for (const auto& aad : sets) {
       for (std::size_t n : {1u, 15u, 16u, 17u, 31u, 32u, 64u, 1000u}) {
         std::vector<std::uint8_t> msg(n);
         for (std::size_t i = 0; i < n; ++i) msg[i] = static_cast<std::uint8_t>(i * 13 + n);
@@ -271,7 +275,7 @@ TEST(Aead, SivAgreesWithOpenSslSivForSeveralAssociatedDataParts) {
       }
     }
   }
-  EXPECT_EQ(compared, 3 * 8 * 8);
+  EXPECT_EQ(compared, 3 * 16 * 8);
 }
 
 }  // namespace
