@@ -25,6 +25,8 @@
 #include "jws.hpp"
 #include "jwt_claims.hpp"
 #include "jwt_error.hpp"
+#include "keyring.hpp"
+#include "platform_secret.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -152,6 +154,13 @@ void PlatformRelcacheCallback(Datum, Oid relid) {
   }
 }
 
+// A stored HMAC secret of a platform (crosswalk.platform_secret), wrapped.
+struct SecretRow {
+  char* kid;  // NULL when SQL NULL
+  char* alg;  // NULL when SQL NULL
+  bytea* wrapped;
+};
+
 // A platform row copied out of SPI into the caller's memory context.
 struct PlatformRow {
   bool found;
@@ -160,6 +169,8 @@ struct PlatformRow {
   char* issuer;    // NULL when SQL NULL
   char* audience;  // NULL when SQL NULL
   char* jwks;      // NULL when SQL NULL
+  int nsecrets;
+  SecretRow* secrets;
 };
 
 char* CopyColumn(MemoryContext cxt, HeapTuple tuple, TupleDesc desc, int column) {
@@ -188,20 +199,48 @@ Oid ExtensionOwner() {
 // Runs a query with one text argument as the extension owner. Plain C: it
 // runs inside PgCall. On error the transaction (or subtransaction) abort
 // restores the user and closes SPI.
-void RunAsOwner(const char* query, int nargs, Oid* types, Datum* args, bool read_only) {
+void RunAsOwner(const char* query, int nargs, Oid* types, Datum* args, bool read_only, long limit = 1) {
   Oid owner = ExtensionOwner();
   Oid saved_user;
   int saved_context;
   GetUserIdAndSecContext(&saved_user, &saved_context);
   SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-  int rc = SPI_execute_with_args(query, nargs, types, args, nullptr, read_only, 1);
+  int rc = SPI_execute_with_args(query, nargs, types, args, nullptr, read_only, limit);
   SetUserIdAndSecContext(saved_user, saved_context);
   if (rc < 0) elog(ERROR, "crosswalk: SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
 }
 
+// Copies the platform's stored secrets into out (none when the extension's
+// SQL predates crosswalk.platform_secret: a new library under an old
+// schema). Plain C, connected to SPI.
+void LoadSecretRows(MemoryContext cxt, PlatformRow* out) {
+  Oid nsp = get_namespace_oid("crosswalk", false);
+  if (!OidIsValid(get_relname_relid("platform_secret", nsp))) return;
+  Oid types[1] = {INT4OID};
+  Datum args[1] = {Int32GetDatum(out->id)};
+  RunAsOwner(
+      "SELECT s.kid, s.alg, s.wrapped FROM crosswalk.platform_secret s "
+      "WHERE s.platform_id OPERATOR(pg_catalog.=) $1 ORDER BY s.kid NULLS FIRST",
+      1, types, args, true, 0);
+  out->nsecrets = static_cast<int>(SPI_processed);
+  out->secrets = static_cast<SecretRow*>(MemoryContextAlloc(cxt, sizeof(SecretRow) * (SPI_processed + 1)));
+  for (uint64 i = 0; i < SPI_processed; ++i) {
+    HeapTuple tuple = SPI_tuptable->vals[i];
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    out->secrets[i].kid = CopyColumn(cxt, tuple, desc, 1);
+    out->secrets[i].alg = CopyColumn(cxt, tuple, desc, 2);
+    bool isnull = false;
+    bytea* wrapped = DatumGetByteaPP(SPI_getbinval(tuple, desc, 3, &isnull));
+    bytea* copy = static_cast<bytea*>(MemoryContextAlloc(cxt, VARSIZE_ANY_EXHDR(wrapped) + VARHDRSZ));
+    SET_VARSIZE(copy, VARSIZE_ANY_EXHDR(wrapped) + VARHDRSZ);
+    memcpy(VARDATA(copy), VARDATA_ANY(wrapped), VARSIZE_ANY_EXHDR(wrapped));
+    out->secrets[i].wrapped = copy;
+  }
+}
+
 void LoadPlatformRow(bool by_issuer, const char* key, PlatformRow* out) {
   MemoryContext caller = CurrentMemoryContext;
-  *out = PlatformRow{false, 0, nullptr, nullptr, nullptr, nullptr};
+  *out = PlatformRow{false, 0, nullptr, nullptr, nullptr, nullptr, 0, nullptr};
   SPI_connect();
   Oid types[1] = {TEXTOID};
   Datum args[1] = {CStringGetTextDatum(key)};
@@ -220,6 +259,7 @@ void LoadPlatformRow(bool by_issuer, const char* key, PlatformRow* out) {
     out->issuer = CopyColumn(caller, tuple, desc, 3);
     out->audience = CopyColumn(caller, tuple, desc, 4);
     out->jwks = CopyColumn(caller, tuple, desc, 5);
+    LoadSecretRows(caller, out);
   }
   SPI_finish();
 }
@@ -229,6 +269,23 @@ std::optional<std::string> TakeString(char* s) {
   std::string out(s);
   pfree(s);
   return out;
+}
+
+// Unwraps the platform's stored HMAC secrets into keys. A secret that does
+// not unwrap (another master key, a tampered row) or a missing master key is
+// an error of its own (XX001, F0000), not a rejected token: it is the
+// server's configuration that is wrong, and nothing is cached.
+void AddStoredSecrets(int32 platform_id, const PlatformRow& row, JwkSet& keys) {
+  if (row.nsecrets == 0) return;
+  Aead& wrap = WrapCipher();
+  for (int i = 0; i < row.nsecrets; ++i) {
+    const SecretRow& r = row.secrets[i];
+    std::optional<std::string> kid = r.kid ? std::optional<std::string>(r.kid) : std::nullopt;
+    std::optional<std::string> alg = r.alg ? std::optional<std::string>(r.alg) : std::nullopt;
+    ByteView wrapped(reinterpret_cast<const std::uint8_t*>(VARDATA(r.wrapped)), VARSIZE(r.wrapped) - VARHDRSZ);
+    SecretBytes secret = UnwrapPlatformSecret(wrap, platform_id, kid, alg, wrapped);
+    keys.AddSecret(kid, alg.value_or(""), SecretView(secret));
+  }
 }
 
 // The platform by name or issuer, from the cache or the table; nullptr when
@@ -254,13 +311,18 @@ std::shared_ptr<const Platform> FindPlatform(bool by_issuer, const std::string& 
   platform->issuer = TakeString(row.issuer);
   platform->audience = TakeString(row.audience);
   std::optional<std::string> jwks = TakeString(row.jwks);
-  if (!jwks) {
-    platform->keys_error = "platform \"" + platform->name + "\" has no jwks";
+  if (!jwks && row.nsecrets == 0) {
+    platform->keys_error = "platform \"" + platform->name + "\" has no jwks and no stored HMAC secret";
   } else {
     try {
-      platform->keys = std::make_shared<const JwkSet>(ParseJwkSet(*jwks));
+      JwkSet keys = jwks ? ParseJwkSet(*jwks) : JwkSet();
+      AddStoredSecrets(platform->id, row, keys);
+      platform->keys = std::make_shared<const JwkSet>(std::move(keys));
+    } catch (const JwtError&) {
+      throw;
     } catch (const Error& e) {
-      platform->keys_error = "platform \"" + platform->name + "\" has an unusable jwks: " + e.what();
+      if (std::string_view(e.sqlstate()) != sqlstate::kInvalidParameterValue) throw;
+      platform->keys_error = "platform \"" + platform->name + "\" has unusable keys: " + e.what();
     }
   }
   // Cache only if no invalidation arrived while the row was read: it might
@@ -516,13 +578,18 @@ CROSSWALK_FUNCTION(current_identity) {
   return PointerGetDatum(out);
 }
 
-// Trigger on crosswalk.platform: tells every backend to drop its cached keys.
+// Trigger on crosswalk.platform and crosswalk.platform_secret: tells every
+// backend to drop its cached keys (a relcache invalidation of
+// crosswalk.platform, whichever of the two changed).
 CROSSWALK_FUNCTION(platform_changed) {
   if (!CALLED_AS_TRIGGER(fcinfo)) {
     throw crosswalk::Error("39P01", "crosswalk._platform_changed() is a trigger function");
   }
-  Oid relid = RelationGetRelid(reinterpret_cast<TriggerData*>(fcinfo->context)->tg_relation);
-  crosswalk::pg::PgCall([&] { CacheInvalidateRelcacheByRelid(relid); });
+  Relation rel = reinterpret_cast<TriggerData*>(fcinfo->context)->tg_relation;
+  crosswalk::pg::PgCall([&] {
+    Oid platform = get_relname_relid("platform", RelationGetNamespace(rel));
+    CacheInvalidateRelcacheByRelid(OidIsValid(platform) ? platform : RelationGetRelid(rel));
+  });
   return PointerGetDatum(nullptr);
 }
 

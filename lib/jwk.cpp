@@ -291,8 +291,9 @@ std::vector<const Jwk*> JwkSet::KeysFor(JwsAlgorithm alg, const std::optional<st
         throw JwtError(JwtCheck::kKid, "key " + QuoteUntrusted(*kid) + " cannot verify signatures: " + key.reason);
       }
     }
-    throw JwtError(JwtCheck::kKid, "no key with kid " + QuoteUntrusted(*kid) + " in the platform's JWKS",
-                   "The issuer may have rotated its keys: update the platform's jwks.");
+    throw JwtError(JwtCheck::kKid, "the platform has no key with kid " + QuoteUntrusted(*kid),
+                   "The issuer may have rotated its keys: update the platform's jwks, or its HMAC secrets with "
+                   "crosswalk.set_platform_secret().");
   }
   if (keys_.empty()) throw JwtError(JwtCheck::kJwks, "the platform has no key that can verify signatures");
   std::vector<const Jwk*> fitting;
@@ -306,13 +307,21 @@ std::vector<const Jwk*> JwkSet::KeysFor(JwsAlgorithm alg, const std::optional<st
   }
   if (fitting.empty()) {
     if (keys_.size() == 1) CheckKeyFitsAlgorithm(keys_.front(), alg);  // throws its precise reason
-    throw JwtError(JwtCheck::kKey, std::string("no key in the platform's JWKS can verify ") + JwsAlgorithmName(alg) +
+    throw JwtError(JwtCheck::kKey, std::string("no key of the platform can verify ") + JwsAlgorithmName(alg) +
                                        " tokens (algorithm confusion or a key alg mismatch)");
   }
   return fitting;
 }
 
 void JwkSet::AddSecret(std::optional<std::string> kid, std::string alg, std::string_view secret) {
+  const std::string where = kid ? "secret " + QuoteUntrusted(*kid) : std::string("secret without a kid");
+  if (keys_.size() >= kMaxJwkSetKeys) ThrowBadKey(where, "more than " + std::to_string(kMaxJwkSetKeys) + " keys");
+  for (const Jwk& other : keys_) {
+    if (other.type != KeyType::kOct) {
+      ThrowBadKey(where, "an HMAC secret next to public keys; keep one kind per platform");
+    }
+    if (kid && other.kid == kid) ThrowBadKey(where, "kid " + QuoteUntrusted(*kid) + " names two keys");
+  }
   Jwk key;
   key.type = KeyType::kOct;
   key.kid = std::move(kid);

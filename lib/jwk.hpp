@@ -106,7 +106,10 @@ class JwkSet {
   // confusion, a key "alg" that differs, a short secret), kJwks (no keys).
   std::vector<const Jwk*> KeysFor(JwsAlgorithm alg, const std::optional<std::string>& kid) const;
 
-  // Adds an HMAC secret held outside the JWKS (the platform's stored secret).
+  // Adds an HMAC secret held outside the JWKS (a platform's stored secret;
+  // alg empty when it has none). Throws crosswalk::Error 22023 where
+  // JwkSetFromJson would: a kid that names another usable key, a secret
+  // next to public keys, more than kMaxJwkSetKeys keys.
   void AddSecret(std::optional<std::string> kid, std::string alg, std::string_view secret);
 
  private:

@@ -36,9 +36,12 @@ $$;
 
 -- Platform A's issuer, the audience its tokens must carry to be accepted
 -- here, and its public keys (RS256, ES256, EdDSA). A partner platform signs
--- with an HMAC secret.
+-- with an HMAC secret, stored wrapped by the master key (sso_secret.sql
+-- tests that part); here it is taken from the fixture's JWK.
 SELECT crosswalk.register_platform('learnhub', 'https://login.learnhub.example', 'skillpath-db', :'learnhub_jwks') AS learnhub;
-SELECT crosswalk.register_platform('partner', 'https://login.partner.example', NULL, :'partner_jwks') AS partner;
+SELECT crosswalk.register_platform('partner', 'https://login.partner.example') AS partner;
+SELECT crosswalk.set_platform_secret('partner',
+         decode(translate(:'partner_jwks'::jsonb #>> '{keys,0,k}', '-_', '+/') || '=', 'base64'), 'pt-hs');
 SELECT name, issuer, audience, jsonb_array_length(jwks->'keys') AS keys FROM crosswalk.platform
  WHERE name IN ('learnhub', 'partner') ORDER BY name;
 
@@ -85,7 +88,8 @@ SELECT pg_temp.verify(E'\x01\x02.\x03.\x04');
 
 -- A JWKS that cannot be used is refused when it is registered.
 SELECT pg_temp.err($$SELECT crosswalk.register_platform('bad', 'https://bad.example', NULL, '{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"}]}')$$);
-SELECT pg_temp.err($$SELECT crosswalk.register_platform('bad', 'https://bad.example', NULL, '{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"a"},{"kty":"oct","k":"c2VjcmV0","kid":"a"}]}')$$);
+SELECT pg_temp.err(format('SELECT crosswalk.register_platform(%L, %L, NULL, %L)', 'bad', 'https://bad.example',
+         jsonb_build_object('keys', (:'learnhub_jwks'::jsonb -> 'keys') || (:'learnhub_jwks'::jsonb #> '{keys,0}'))));
 SELECT pg_temp.err($$SELECT crosswalk.register_platform('bad', 'https://bad.example', NULL, '{"nokeys":[]}')$$);
 SELECT count(*) AS bad_platforms FROM crosswalk.platform WHERE name = 'bad';
 
