@@ -288,22 +288,49 @@ void AddStoredSecrets(int32 platform_id, const PlatformRow& row, JwkSet& keys) {
   }
 }
 
+// The last platform found, by what it was found by: a query verifying a
+// column of tokens looks up the same platform for every row, and this
+// answers without hashing the key or building a std::string of it. Valid
+// while the cache generation it was found in is current.
+struct LastLookup {
+  bool by_issuer = false;
+  uint64 generation = 0;
+  std::string key;
+  std::shared_ptr<const Platform> platform;
+};
+LastLookup last_lookup;
+
 // The platform by name or issuer, from the cache or the table; nullptr when
 // there is none.
-std::shared_ptr<const Platform> FindPlatform(bool by_issuer, const std::string& key) {
+std::shared_ptr<const Platform> FindPlatform(bool by_issuer, std::string_view key) {
   // Take pending invalidations first, so a change committed by another
   // session before this call is seen.
   PgCall([] { AcceptInvalidationMessages(); });
+  if (last_lookup.platform && last_lookup.generation == cache_generation && last_lookup.by_issuer == by_issuer &&
+      last_lookup.key == key) {
+    return last_lookup.platform;
+  }
   if (!cache || cache_built_generation != cache_generation) {
     cache = std::make_unique<PlatformCache>();
     cache_built_generation = cache_generation;
+    last_lookup.platform.reset();
   }
+  const std::string owned_key(key);
+  auto remember = [&](const std::shared_ptr<const Platform>& platform) {
+    last_lookup.by_issuer = by_issuer;
+    last_lookup.generation = cache_generation;
+    last_lookup.key = owned_key;
+    last_lookup.platform = platform;
+  };
   auto& index = by_issuer ? cache->by_issuer : cache->by_name;
-  if (auto it = index.find(key); it != index.end()) return it->second;
+  if (auto it = index.find(owned_key); it != index.end()) {
+    remember(it->second);
+    return it->second;
+  }
 
   uint64 generation = cache_generation;
   PlatformRow row;
-  PgCall([&] { LoadPlatformRow(by_issuer, key.c_str(), &row); });
+  PgCall([&] { LoadPlatformRow(by_issuer, owned_key.c_str(), &row); });
   if (!row.found) return nullptr;
   auto platform = std::make_shared<Platform>();
   platform->id = row.id;
@@ -330,6 +357,7 @@ std::shared_ptr<const Platform> FindPlatform(bool by_issuer, const std::string& 
   if (generation == cache_generation && cache_built_generation == cache_generation) {
     cache->by_name[platform->name] = platform;
     if (platform->issuer) cache->by_issuer[*platform->issuer] = platform;
+    remember(platform);
   }
   return platform;
 }
@@ -338,7 +366,7 @@ std::shared_ptr<const Platform> FindPlatform(bool by_issuer, const std::string& 
 
 struct VerifiedToken {
   std::shared_ptr<const Platform> platform;
-  nlohmann::json claims;
+  JwtClaims claims;
   std::string payload;
 };
 
@@ -362,7 +390,7 @@ VerifiedToken VerifyToken(std::string_view token, const std::optional<std::strin
   Jws jws = ParseJws(token);
   out.claims = ParseClaims(jws.payload);
   if (!out.platform) {
-    std::optional<std::string> iss = IssuerOf(out.claims);
+    std::optional<std::string_view> iss = IssuerOf(out.claims);
     if (!iss) throw JwtError(JwtCheck::kIss, "the token has no \"iss\" string to find its platform by");
     out.platform = FindPlatform(true, *iss);
     if (!out.platform) {
@@ -371,7 +399,7 @@ VerifiedToken VerifyToken(std::string_view token, const std::optional<std::strin
     }
     *platform_id = out.platform->id;
   }
-  if (platform_name && out.platform->issuer && IssuerOf(out.claims) != out.platform->issuer) {
+  if (platform_name && out.platform->issuer && IssuerOf(out.claims) != std::string_view(*out.platform->issuer)) {
     // Said before the signature is checked: the token is for someone else.
     throw JwtError(JwtCheck::kIss, "the token's issuer is not platform \"" + out.platform->name + "\"'s issuer " +
                                        QuoteUntrusted(*out.platform->issuer, 64));
@@ -427,9 +455,75 @@ void RecordRejection(const JwtError& e, int32 platform_id, const std::shared_ptr
   pg_unreachable();
 }
 
-std::string TextArgument(FunctionCallInfo fcinfo, int n) {
+// The bytes of text argument n, detoasted; valid for the rest of the call.
+std::string_view TextArgument(FunctionCallInfo fcinfo, int n) {
   text* t = reinterpret_cast<text*>(PgCall([&] { return PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(n)); }));
-  return std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+  return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
+// Builds the jsonb of a parsed payload from its tape, without parsing the
+// text a second time. Plain C over the tape: runs inside PgCall. The result
+// is what jsonb_in gives for the same text (keys sorted and unique, numbers
+// through numeric_in from their JSON text).
+Datum BuildJsonb(const JsonToken* tokens, std::size_t ntokens, const char* text) {
+  JsonbParseState* state = nullptr;
+  JsonbValue* result = nullptr;
+  // Whether each open container is an object (values are WJB_VALUE) or an
+  // array (WJB_ELEM); depth is bounded by kMaxJoseJsonDepth.
+  bool in_object[kMaxJoseJsonDepth + 1];
+  int depth = 0;
+  for (std::size_t i = 0; i < ntokens; ++i) {
+    const JsonToken& t = tokens[i];
+    JsonbValue v;
+    JsonbIteratorToken scalar_token = depth > 0 && in_object[depth - 1] ? WJB_VALUE : WJB_ELEM;
+    switch (t.kind) {
+      case JsonToken::Kind::kBeginObject:
+        result = pushJsonbValue(&state, WJB_BEGIN_OBJECT, nullptr);
+        in_object[depth++] = true;
+        continue;
+      case JsonToken::Kind::kBeginArray:
+        result = pushJsonbValue(&state, WJB_BEGIN_ARRAY, nullptr);
+        in_object[depth++] = false;
+        continue;
+      case JsonToken::Kind::kEndObject:
+        result = pushJsonbValue(&state, WJB_END_OBJECT, nullptr);
+        --depth;
+        continue;
+      case JsonToken::Kind::kEndArray:
+        result = pushJsonbValue(&state, WJB_END_ARRAY, nullptr);
+        --depth;
+        continue;
+      case JsonToken::Kind::kKey:
+        v.type = jbvString;
+        v.val.string.val = const_cast<char*>(text + t.offset);
+        v.val.string.len = static_cast<int>(t.length);
+        result = pushJsonbValue(&state, WJB_KEY, &v);
+        continue;
+      case JsonToken::Kind::kString:
+        v.type = jbvString;
+        v.val.string.val = const_cast<char*>(text + t.offset);
+        v.val.string.len = static_cast<int>(t.length);
+        break;
+      case JsonToken::Kind::kNumber: {
+        char* number = pnstrdup(text + t.offset, t.length);
+        v.type = jbvNumeric;
+        v.val.numeric = DatumGetNumeric(
+            DirectFunctionCall3(numeric_in, CStringGetDatum(number), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+        pfree(number);
+        break;
+      }
+      case JsonToken::Kind::kTrue:
+      case JsonToken::Kind::kFalse:
+        v.type = jbvBool;
+        v.val.boolean = t.kind == JsonToken::Kind::kTrue;
+        break;
+      case JsonToken::Kind::kNull:
+        v.type = jbvNull;
+        break;
+    }
+    result = pushJsonbValue(&state, scalar_token, &v);
+  }
+  return JsonbPGetDatum(JsonbValueToJsonb(result));
 }
 
 Datum JsonbFromPayload(const std::string& payload) {
@@ -442,17 +536,31 @@ Datum JsonbFromPayload(const std::string& payload) {
   });
 }
 
+// The claims as jsonb. In a UTF-8 database built from the tape; otherwise
+// the payload goes through jsonb_in after conversion to the server encoding.
+Datum ClaimsJsonb(const JwtClaims& claims, const std::string& payload) {
+  if (GetDatabaseEncoding() == PG_UTF8) {
+    const JsonTape& tape = claims.tape;
+    // jsonb cannot hold U+0000; jsonb_in refuses it with this error.
+    if (tape.text().find('\0') != std::string::npos) {
+      throw Error("22P05", "unsupported Unicode escape sequence: \\u0000 cannot be converted to text");
+    }
+    return PgCall([&] { return BuildJsonb(tape.tokens().data(), tape.tokens().size(), tape.text().data()); });
+  }
+  return JsonbFromPayload(payload);
+}
+
 // verify_jwt's body: the claims as jsonb, or a filled rejection.
 Datum VerifyJwtBody(FunctionCallInfo fcinfo, Rejection* rejection) {
-  std::string token = TextArgument(fcinfo, 0);
+  std::string_view token = TextArgument(fcinfo, 0);
   std::optional<std::string> platform_name;
-  if (!PG_ARGISNULL(1)) platform_name = TextArgument(fcinfo, 1);
+  if (!PG_ARGISNULL(1)) platform_name.emplace(TextArgument(fcinfo, 1));
   int32 platform_id = 0;
   std::shared_ptr<const Platform> platform;
   try {
     VerifiedToken verified = VerifyToken(token, platform_name, &platform_id);
     RecordAuthResult(platform_id, 0);
-    return JsonbFromPayload(verified.payload);
+    return ClaimsJsonb(verified.claims, verified.payload);
   } catch (const JwtError& e) {
     if (platform_id != 0 && cache) {
       for (const auto& [name, p] : cache->by_name) {
@@ -493,7 +601,7 @@ void ResolveAccount(int32 platform_id, const char* platform_name, const char* lo
 }
 
 Datum AuthenticateBody(FunctionCallInfo fcinfo, Rejection* rejection) {
-  std::string token = TextArgument(fcinfo, 0);
+  std::string_view token = TextArgument(fcinfo, 0);
   int32 platform_id = 0;
   std::shared_ptr<const Platform> platform;
   try {

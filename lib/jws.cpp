@@ -77,25 +77,44 @@ std::optional<std::string> RawEcdsaToDer(std::string_view raw) {
   return der;
 }
 
-// A member that must be a string when present; kHeader otherwise.
-std::optional<std::string> HeaderString(const Json& header, const char* name) {
-  auto it = header.find(name);
-  if (it == header.end()) return std::nullopt;
-  if (!it->is_string()) throw JwtError(JwtCheck::kHeader, std::string("\"") + name + "\" is not a string");
-  return it->get<std::string>();
+// The value index of a header member that must be a string when present
+// (kHeader otherwise); npos when absent.
+constexpr std::size_t kAbsent = static_cast<std::size_t>(-1);
+std::optional<std::string_view> HeaderString(const JsonTape& header, std::size_t index, const char* name) {
+  if (index == kAbsent) return std::nullopt;
+  if (header.tokens()[index].kind != JsonToken::Kind::kString) {
+    throw JwtError(JwtCheck::kHeader, std::string("\"") + name + "\" is not a string");
+  }
+  return header.TextOf(index);
 }
 
 JwsHeader ParseHeader(std::string_view json) {
-  Json header;
+  JsonTape header;
   try {
-    header = ParseStrictJson(json);
+    ParseStrictJsonTape(json, header);
   } catch (const JoseJsonError& e) {
     throw JwtError(JwtCheck::kHeader, std::string("the header ") + e.what());
   }
-  if (!header.is_object()) throw JwtError(JwtCheck::kHeader, "the header is not a JSON object");
+  const auto& tokens = header.tokens();
+  if (tokens.empty() || tokens[0].kind != JsonToken::Kind::kBeginObject) {
+    throw JwtError(JwtCheck::kHeader, "the header is not a JSON object");
+  }
+  std::size_t alg_at = kAbsent, kid_at = kAbsent, typ_at = kAbsent, crit_at = kAbsent, b64_at = kAbsent;
+  header.ForEachMember(0, [&](std::string_view name, std::size_t value) {
+    if (name == "alg")
+      alg_at = value;
+    else if (name == "kid")
+      kid_at = value;
+    else if (name == "typ")
+      typ_at = value;
+    else if (name == "crit")
+      crit_at = value;
+    else if (name == "b64")
+      b64_at = value;
+  });
 
   JwsHeader out;
-  auto alg = HeaderString(header, "alg");
+  auto alg = HeaderString(header, alg_at, "alg");
   if (!alg) throw JwtError(JwtCheck::kAlg, "the header has no \"alg\"");
   auto parsed = ParseJwsAlgorithm(*alg);
   if (!parsed) {
@@ -106,23 +125,28 @@ JwsHeader ParseHeader(std::string_view json) {
                    "crosswalk accepts HS256/384/512, RS256/384/512, PS256/384/512, ES256/384 and EdDSA.");
   }
   out.alg = *parsed;
-  out.kid = HeaderString(header, "kid");
-  if (out.kid && out.kid->size() > kMaxKidBytes) {
-    throw JwtError(JwtCheck::kKid,
-                   "kid is " + std::to_string(out.kid->size()) + " bytes, more than " + std::to_string(kMaxKidBytes));
+  if (auto kid = HeaderString(header, kid_at, "kid")) {
+    if (kid->size() > kMaxKidBytes) {
+      throw JwtError(JwtCheck::kKid,
+                     "kid is " + std::to_string(kid->size()) + " bytes, more than " + std::to_string(kMaxKidBytes));
+    }
+    out.kid.emplace(*kid);
   }
-  out.typ = HeaderString(header, "typ");
-  if (auto crit = header.find("crit"); crit != header.end()) {
+  if (auto typ = HeaderString(header, typ_at, "typ")) out.typ.emplace(*typ);
+  if (crit_at != kAbsent) {
     // RFC 7515 section 4.1.11: a recipient that does not understand every
     // extension listed in crit must reject the token; crosswalk knows none.
-    if (!crit->is_array() || crit->empty()) throw JwtError(JwtCheck::kCrit, "\"crit\" is not a non-empty array");
-    for (const auto& name : *crit) {
-      if (!name.is_string()) throw JwtError(JwtCheck::kCrit, "\"crit\" holds a non-string");
+    const JsonToken& crit = tokens[crit_at];
+    if (crit.kind != JsonToken::Kind::kBeginArray || crit.end == crit_at + 1) {
+      throw JwtError(JwtCheck::kCrit, "\"crit\" is not a non-empty array");
+    }
+    for (std::size_t i = crit_at + 1; i < crit.end; i = header.After(i)) {
+      if (tokens[i].kind != JsonToken::Kind::kString) throw JwtError(JwtCheck::kCrit, "\"crit\" holds a non-string");
     }
     throw JwtError(JwtCheck::kCrit,
-                   "critical extension " + QuoteUntrusted((*crit)[0].get<std::string>()) + " is not understood");
+                   "critical extension " + QuoteUntrusted(header.TextOf(crit_at + 1)) + " is not understood");
   }
-  if (auto b64 = header.find("b64"); b64 != header.end() && *b64 != true) {
+  if (b64_at != kAbsent && tokens[b64_at].kind != JsonToken::Kind::kTrue) {
     throw JwtError(JwtCheck::kHeader, "unencoded payloads (\"b64\": false) are not accepted");
   }
   return out;

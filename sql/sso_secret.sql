@@ -108,6 +108,34 @@ SELECT crosswalk.drop_platform_secret('partner', 'pt-any') AS dropped, crosswalk
 SELECT pg_temp.verify(pg_temp.sign('{"alg": "HS256", "kid": "pt-any"}', :'partner_claims', :'long_secret'));
 
 ------------------------------------------------------------------------------
+-- The claims come back exactly as jsonb_in reads the payload (verify_jwt
+-- builds the jsonb from its own parse, not by parsing the text again).
+------------------------------------------------------------------------------
+CREATE FUNCTION pg_temp.sign_text(header text, claims text, secret bytea) RETURNS text LANGUAGE sql AS $$
+  SELECT s || '.' || pg_temp.b64url(hmac(convert_to(s, 'utf8'), secret, 'sha256'))
+    FROM (SELECT pg_temp.b64url(convert_to(header, 'utf8')) || '.' || pg_temp.b64url(convert_to(claims, 'utf8')) AS s) t
+$$;
+CREATE TEMP TABLE payloads (n int, claims text);
+INSERT INTO payloads VALUES
+  (1, '{"iss":"https://login.partner.example","sub":"p-7","exp":4102444800}'),
+  (2, '{"exp":4102444800.500,"iss":"https://login.partner.example","z":1,"a":[1,-0,2.50,1e3,-1.5E-3,18446744073709551616,123456789012345678901234567890],"m":{"b":{"c":[[],{}]},"a":null}}'),
+  (3, '{"iss":"https://login.partner.example","exp":4102444800,"name":"Ad\u00e9 \ud83d\ude00 \"q\" \\ \/ \t","t":true,"f":false,"":""}'),
+  (4, '{"iss":"https://login.partner.example","exp":4102444800,"nested":[[[[[[[[[[[[[[1]]]]]]]]]]]]]]}');
+SELECT n, crosswalk.verify_jwt(pg_temp.sign_text('{"alg":"HS256","kid":"pt-hs"}', claims, :'new_secret')) = claims::jsonb AS same,
+       crosswalk.verify_jwt(pg_temp.sign_text('{"alg":"HS256","kid":"pt-hs"}', claims, :'new_secret'))::text AS claims
+  FROM payloads ORDER BY n;
+-- jsonb has no U+0000: the SQLSTATE of jsonb_in, after verification.
+SELECT pg_temp.verify(pg_temp.sign_text('{"alg":"HS256","kid":"pt-hs"}', '{"iss":"https://login.partner.example","exp":4102444800,"x":"a\u0000b"}', :'new_secret'));
+SELECT pg_temp.err($$SELECT '{"x":"a\u0000b"}'::jsonb$$);
+-- Duplicate claims, even nested, and a payload that is not one object.
+SELECT pg_temp.verify(pg_temp.sign_text('{"alg":"HS256","kid":"pt-hs"}', '{"iss":"https://login.partner.example","exp":4102444800,"m":{"a":1,"a":2}}', :'new_secret'));
+SELECT pg_temp.verify(pg_temp.sign_text('{"alg":"HS256","kid":"pt-hs"}', '[{"iss":"https://login.partner.example","exp":4102444800}]', :'new_secret'));
+SELECT pg_temp.verify(pg_temp.sign_text('{"alg":"HS256","kid":"pt-hs","kid":"pt-hs"}', '{"iss":"https://login.partner.example","exp":4102444800}', :'new_secret'));
+SELECT pg_temp.verify(pg_temp.sign_text('{"alg":"HS256","kid":"pt-hs","b64":false}', '{"iss":"https://login.partner.example","exp":4102444800}', :'new_secret'));
+SELECT pg_temp.verify(pg_temp.sign_text('{"alg":"HS256","kid":"pt-hs","crit":["b64"]}', '{"iss":"https://login.partner.example","exp":4102444800}', :'new_secret'));
+SELECT pg_temp.verify(pg_temp.sign_text('{"alg":"HS256","kid":7}', '{"iss":"https://login.partner.example","exp":4102444800}', :'new_secret'));
+
+------------------------------------------------------------------------------
 -- Bad input: each a clear error, nothing stored.
 ------------------------------------------------------------------------------
 SELECT pg_temp.err($$SELECT crosswalk.set_platform_secret('partner', NULL, 'k')$$);

@@ -77,10 +77,19 @@ constexpr const char* kRfc7515RsaN =
 JwkSet OneKeySet(const std::string& jwk) { return ParseJwkSet("{\"keys\":[" + jwk + "]}"); }
 
 void ExpectRfc7515Claims(const Jws& jws) {
-  Json claims = ParseClaims(jws.payload);
-  EXPECT_EQ(claims["iss"], "joe");
-  EXPECT_EQ(claims["exp"], 1300819380);
-  EXPECT_EQ(claims["http://example.com/is_root"], true);
+  JwtClaims claims = ParseClaims(jws.payload);
+  EXPECT_EQ(IssuerOf(claims), std::optional<std::string_view>("joe"));
+  ASSERT_NE(claims.exp, JwtClaims::kAbsent);
+  EXPECT_EQ(claims.tape.tokens()[claims.exp].number, 1300819380.0);
+  EXPECT_EQ(claims.tape.TextOf(claims.exp), "1300819380");
+  int is_root = 0;
+  claims.tape.ForEachMember(0, [&](std::string_view name, std::size_t value) {
+    if (name == "http://example.com/is_root") {
+      ++is_root;
+      EXPECT_EQ(claims.tape.tokens()[value].kind, JsonToken::Kind::kTrue);
+    }
+  });
+  EXPECT_EQ(is_root, 1);
   // The example expired in 2011: the claims check says so, and passes just
   // before exp.
   ClaimsPolicy policy;
@@ -344,6 +353,78 @@ TEST(JwtClaims, PayloadMustBeAnObjectWithoutDuplicates) {
     EXPECT_THROW(SubjectOf(ParseClaims(bad)), JwtError) << bad;
   }
   EXPECT_THROW(SubjectOf(ParseClaims("{\"sub\":\"" + std::string(513, 'x') + "\"}")), JwtError);
+}
+
+// The tape parser: the same JSON as the tree parser accepts, as tokens.
+std::string TapeError(const std::string& text) {
+  JsonTape tape;
+  try {
+    ParseStrictJsonTape(text, tape);
+  } catch (const JoseJsonError& e) {
+    return e.what();
+  }
+  return "accepted";
+}
+
+TEST(JsonTape, TokensNumbersAndStrings) {
+  JsonTape tape;
+  ParseStrictJsonTape(R"({"a":[1,-2,3.50,1e3,18446744073709551615,123456789012345678901234,true,false,null],)"
+                      R"("b":{"c":"x\u00e9\n\"y"},"d":{}})",
+                      tape);
+  using K = JsonToken::Kind;
+  std::vector<K> kinds;
+  for (const JsonToken& t : tape.tokens()) kinds.push_back(t.kind);
+  EXPECT_EQ(kinds,
+            (std::vector<K>{K::kBeginObject, K::kKey,         K::kBeginArray,  K::kNumber,   K::kNumber, K::kNumber,
+                            K::kNumber,      K::kNumber,      K::kNumber,      K::kTrue,     K::kFalse,  K::kNull,
+                            K::kEndArray,    K::kKey,         K::kBeginObject, K::kKey,      K::kString, K::kEndObject,
+                            K::kKey,         K::kBeginObject, K::kEndObject,   K::kEndObject}));
+  // Numbers keep their JSON text (integers in canonical decimal) and value.
+  EXPECT_EQ(tape.TextOf(3), "1");
+  EXPECT_EQ(tape.TextOf(4), "-2");
+  EXPECT_EQ(tape.tokens()[4].number, -2.0);
+  EXPECT_EQ(tape.TextOf(5), "3.50");
+  EXPECT_EQ(tape.tokens()[5].number, 3.5);
+  EXPECT_EQ(tape.TextOf(6), "1e3");
+  EXPECT_EQ(tape.TextOf(7), "18446744073709551615");
+  EXPECT_EQ(tape.TextOf(8), "123456789012345678901234");
+  // Strings are unescaped UTF-8.
+  EXPECT_EQ(tape.TextOf(16), "x\xc3\xa9\n\"y");
+  // Containers know where they end.
+  EXPECT_EQ(tape.tokens()[0].end, 21u);
+  EXPECT_EQ(tape.tokens()[2].end, 12u);
+  EXPECT_EQ(tape.After(2), 13u);
+  std::vector<std::string> names;
+  tape.ForEachMember(0, [&](std::string_view name, std::size_t) { names.emplace_back(name); });
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "b", "d"}));
+  // The tape is reused: a second parse replaces the first.
+  ParseStrictJsonTape("7", tape);
+  ASSERT_EQ(tape.tokens().size(), 1u);
+  EXPECT_EQ(tape.tokens()[0].number, 7.0);
+}
+
+TEST(JsonTape, RejectsWhatTheTreeParserRejects) {
+  EXPECT_EQ(TapeError(R"({"a":1,"a":2})"), "has a duplicate member \"a\"");
+  EXPECT_EQ(TapeError(R"({"x":{"a":1,"b":{"a":1},"a":2}})"), "has a duplicate member \"a\"");
+  // Same names in sibling objects are fine; so are equal values.
+  EXPECT_EQ(TapeError(R"([{"a":1},{"a":1},{"b":{"a":1}}])"), "accepted");
+  // Past 16 members an object's names go into a hash set: still caught.
+  std::string many = "{";
+  for (int i = 0; i < 40; ++i) many += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  EXPECT_EQ(TapeError(many + "\"last\":0}"), "accepted");
+  EXPECT_EQ(TapeError(many + "\"k3\":0}"), "has a duplicate member \"k3\"");
+  EXPECT_EQ(TapeError(many + "\"k39\":0}"), "has a duplicate member \"k39\"");
+  EXPECT_EQ(TapeError(std::string(16, '[') + std::string(16, ']')), "accepted");
+  EXPECT_EQ(TapeError(std::string(17, '[') + std::string(17, ']')), "is nested deeper than 16 levels");
+  EXPECT_EQ(TapeError(std::string(100000, '[')), "is nested deeper than 16 levels");
+  EXPECT_EQ(TapeError("1e400"), "has a number out of range");
+  for (const char* bad : {"", "{", "{}}", "{} {}", "[1,]", "{\"a\"}", "'a'", "01", "NaN", "{\"a\":1,}", "/* */ 1",
+                          "\"\xff\"", "\"\\ud800\"", "tru"}) {
+    EXPECT_EQ(TapeError(bad), "is not valid JSON") << bad;
+  }
+  // The message never carries the input beyond a bounded member name.
+  EXPECT_EQ(TapeError("{\"" + std::string(100, 's') + "\":1,\"" + std::string(100, 's') + "\":2}"),
+            "has a duplicate member \"" + std::string(32, 's') + "\"... (100 bytes)");
 }
 
 // ---------------------------------------------------------------------------
