@@ -73,7 +73,7 @@ inline SecretBytes SecretFrom(std::string_view bytes) {
 struct JwkVerifyCache {
   std::mutex mu;
   std::array<ossl::Ptr<EVP_PKEY_CTX>, 12> pkey;  // by JwsAlgorithm, for RSA and ECDSA
-  std::array<ossl::Ptr<EVP_MAC_CTX>, 3> mac;     // HS256/384/512, keyed with the secret
+  std::array<ossl::Ptr<EVP_MAC_CTX>, 3> mac;     // HS256/384/512, keyed with the secret, reset per use
 };
 
 // One verification key.

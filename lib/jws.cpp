@@ -310,26 +310,37 @@ ossl::Ptr<EVP_MAC_CTX> NewHmacTemplate(JwsAlgorithm alg, std::string_view key) {
   return ctx;
 }
 
-// VerifyHmac with the key's prepared context.
-bool VerifyHmacCached(JwsAlgorithm alg, const Jwk& key, std::string_view data, std::string_view tag) {
-  const std::size_t slot = static_cast<std::size_t>(alg) - static_cast<std::size_t>(JwsAlgorithm::kHs256);
-  ossl::Ptr<EVP_MAC_CTX> ctx;
-  {
-    std::unique_lock<std::mutex> lock(key.cache->mu, std::try_to_lock);
-    if (lock.owns_lock()) {
-      auto& tmpl = key.cache->mac[slot];
-      if (!tmpl) tmpl = NewHmacTemplate(alg, SecretView(key.secret));
-      if (tmpl) ctx.reset(EVP_MAC_CTX_dup(tmpl.get()));
-    }
-  }
-  if (!ctx) return VerifyHmac(alg, SecretView(key.secret), data, tag);
+// The HMAC of data with a keyed context, compared in constant time with tag.
+bool CheckHmacTag(EVP_MAC_CTX* ctx, std::string_view data, std::string_view tag) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> expected{};
   std::size_t len = 0;
-  bool ok = EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
-            EVP_MAC_final(ctx.get(), expected.data(), &len, expected.size()) == 1 && tag.size() == len &&
+  bool ok = EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
+            EVP_MAC_final(ctx, expected.data(), &len, expected.size()) == 1 && tag.size() == len &&
             CRYPTO_memcmp(tag.data(), expected.data(), len) == 0;
   OPENSSL_cleanse(expected.data(), expected.size());
   return ok;
+}
+
+// VerifyHmac with the key's prepared context: keyed once, then reset for
+// each verification (EVP_MAC_init without a key keeps the key and restarts
+// from its precomputed pads), instead of duplicating a template each time.
+bool VerifyHmacCached(JwsAlgorithm alg, const Jwk& key, std::string_view data, std::string_view tag) {
+  ClearOpenSslErrors clear;
+  const std::size_t slot = static_cast<std::size_t>(alg) - static_cast<std::size_t>(JwsAlgorithm::kHs256);
+  {
+    std::unique_lock<std::mutex> lock(key.cache->mu, std::try_to_lock);
+    if (lock.owns_lock()) {
+      auto& ctx = key.cache->mac[slot];
+      if (!ctx) {
+        ctx = NewHmacTemplate(alg, SecretView(key.secret));
+      } else if (EVP_MAC_init(ctx.get(), nullptr, 0, nullptr) != 1) {
+        ctx.reset();
+      }
+      if (ctx) return CheckHmacTag(ctx.get(), data, tag);
+    }
+  }
+  // Busy (another thread verifies with this key) or no context.
+  return VerifyHmac(alg, SecretView(key.secret), data, tag);
 }
 
 // VerifyPublicKeySignature with the key's prepared context (not Ed25519,

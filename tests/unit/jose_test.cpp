@@ -3,12 +3,15 @@
 // it targets.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "base64url.hpp"
 #include "jose_signer.hpp"
+#include "json_tape_reference.hpp"
 #include "jwk.hpp"
 #include "jws.hpp"
 #include "jwt_claims.hpp"
@@ -186,6 +189,29 @@ TEST(JwsAlgorithms, EachAlgorithmVerifiesItsOwnSignatureOnly) {
     JwkSet keys = OneKeySet(R"({"kty":"oct","k":")" + EncodeBase64Url(secret) + "\"}");
     EXPECT_NO_THROW(VerifyJws(token, keys)) << name;
   }
+}
+
+// A key's HMAC context is reused from one verification to the next: each
+// answer must be the one a fresh computation gives, whatever came before
+// (a failed verification, another algorithm, a message of another length).
+TEST(JwsAlgorithms, ReusedHmacContextsGiveFreshAnswers) {
+  const std::string secret(64, 'k');
+  JwkSet keys = OneKeySet(R"({"kty":"oct","kid":"s","k":")" + EncodeBase64Url(secret) + "\"}");
+  const Jwk& key = keys.keys()[0];
+  std::mt19937 rng(7);
+  int good = 0, bad = 0;
+  for (int i = 0; i < 600; ++i) {
+    const JwsAlgorithm alg =
+        std::array<JwsAlgorithm, 3>{JwsAlgorithm::kHs256, JwsAlgorithm::kHs384, JwsAlgorithm::kHs512}[rng() % 3];
+    const std::string data(rng() % 300, static_cast<char>('a' + rng() % 26));
+    std::string tag = ComputeHmac(alg, secret, data);
+    const bool tamper = rng() % 2 == 0;
+    if (tamper) tag[rng() % tag.size()] ^= static_cast<char>(1 + rng() % 255);
+    EXPECT_EQ(VerifySignature(alg, key, data, tag), !tamper) << i;
+    (tamper ? bad : good)++;
+  }
+  EXPECT_GT(good, 200);
+  EXPECT_GT(bad, 200);
 }
 
 TEST(JwsAlgorithms, RsaPkcs1AndPssAreNotInterchangeable) {
@@ -425,6 +451,70 @@ TEST(JsonTape, RejectsWhatTheTreeParserRejects) {
   // The message never carries the input beyond a bounded member name.
   EXPECT_EQ(TapeError("{\"" + std::string(100, 's') + "\":1,\"" + std::string(100, 's') + "\":2}"),
             "has a duplicate member \"" + std::string(32, 's') + "\"... (100 bytes)");
+}
+
+// Differential: random mutations of JSON documents parse the same way in
+// the tape parser and in nlohmann's (tests/support/json_tape_reference.hpp);
+// the fuzz target jose_json_fuzz does the same with coverage guidance.
+TEST(JsonTape, AgreesWithNlohmann) {
+  const std::vector<std::string> seeds = {
+      R"({"iss":"https://login.example","sub":"42","aud":["a","b"],"exp":4102444800,"nbf":1.5e9,"x":null})",
+      R"({"alg":"HS256","kid":"k-1","typ":"JWT","crit":["b64"],"b64":true})",
+      R"([0,-0,1,-1,0.5,-0.0e-0,1E+2,12345678901234567890,-9223372036854775808,1e308,4.9e-324,1e-400])",
+      R"({"s":"\u00e9\ud83d\ude00\"\\\/\b\f\n\r\t\u0000","e":"","n":{"m":[[],{},[{}]]}})",
+      "{\"utf8\":\"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\x7F\"}",
+      R"({"a":1,"b":{"a":2},"c":[{"a":3},{"a":4}]})",
+      " \t\r\n{ \"a\" : [ 1 , true , false , null ] } \n",
+  };
+  const std::string alphabet = "{}[]:,\"\\/ubfnrt0123456789+-.eE \t\r\nxaAfF\xC3\xA9\xED\xA0\x80\xF4\x90\xEF\xBB\xBF";
+  std::mt19937 rng(4242);
+  int cases = 0, accepted = 0;
+  for (const std::string& seed : seeds) {
+    ASSERT_EQ(test::CompareWithReference(seed), "") << seed;
+    for (int i = 0; i < 4000; ++i) {
+      std::string text = seed;
+      const int edits = 1 + static_cast<int>(rng() % 4);
+      for (int e = 0; e < edits; ++e) {
+        const std::size_t at = text.empty() ? 0 : rng() % (text.size() + 1);
+        const char c = alphabet[rng() % alphabet.size()];
+        switch (rng() % 4) {
+          case 0:
+            if (at < text.size()) text[at] = c;
+            break;
+          case 1:
+            text.insert(text.begin() + static_cast<std::ptrdiff_t>(at), c);
+            break;
+          case 2:
+            if (at < text.size()) text.erase(at, 1 + rng() % 3);
+            break;
+          default:
+            text = text.substr(0, at);
+        }
+      }
+      const std::string diff = test::CompareWithReference(text);
+      ASSERT_EQ(diff, "") << EncodeHex(ByteView(text));
+      ++cases;
+      JsonTape tape;
+      try {
+        ParseStrictJsonTape(text, tape);
+        ++accepted;
+      } catch (const JoseJsonError&) {
+      }
+    }
+  }
+  EXPECT_EQ(cases, 7 * 4000);
+  // Both outcomes are exercised, not only rejections.
+  EXPECT_GT(accepted, 2000);
+  EXPECT_LT(accepted, cases - 2000);
+  // Depth limits agree at every limit, and a byte order mark is refused.
+  for (int depth = 1; depth <= 20; ++depth) {
+    EXPECT_EQ(test::CompareWithReference(std::string(18, '[') + std::string(18, ']'), depth), "") << depth;
+  }
+  EXPECT_EQ(TapeError("\xEF\xBB\xBF{}"), "is not valid JSON");
+  // nlohmann stops at a NUL byte and ignores the rest; the tape does not.
+  EXPECT_EQ(test::ReferenceTape(std::string("{}\0{\"a\"", 7)).error, "accepted");
+  EXPECT_EQ(TapeError(std::string("{}\0{\"a\"", 7)), "is not valid JSON");
+  EXPECT_EQ(TapeError(std::string("{\"a\":\"\0\"}", 8)), "is not valid JSON");
 }
 
 // ---------------------------------------------------------------------------
