@@ -704,7 +704,7 @@ std::string PeerApplier::BuildStatement(const MappingPlan& plan, const Relation&
   if (op == ChangeOp::kInsert) {
     return "INSERT INTO " + target + " (" + Join(target_cols, ", ") + ") SELECT " + Join(target_cols, ", ") +
            " FROM (SELECT " + Join(values, ", ") + ", " + where + " AS _cw_keep FROM " + stage +
-           " WHERE NOT _cw_old) AS n WHERE n._cw_keep";
+           " WHERE _cw_old IS NOT TRUE) AS n WHERE n._cw_keep";
   }
 
   // Updates and deletes find the row by the key computed from the old row:
@@ -729,7 +729,7 @@ std::string PeerApplier::BuildStatement(const MappingPlan& plan, const Relation&
     key_values.push_back("(" + value_sql(*c) + ")::" + plan.target_columns.at(c->target).base_type + " AS " + k);
     key_match.push_back("t." + QuoteIdent(c->target) + " OPERATOR(pg_catalog.=) o." + k);
   }
-  std::string o = "o AS (SELECT _cw_seq, " + Join(key_values, ", ") + " FROM " + stage + " WHERE _cw_old)";
+  std::string o = "o AS (SELECT _cw_seq, " + Join(key_values, ", ") + " FROM " + stage + " WHERE _cw_old IS NOT FALSE)";
   if (op == ChangeOp::kDelete) {
     return "WITH " + o + " DELETE FROM " + target + " AS t USING o WHERE " + Join(key_match, " AND ");
   }
@@ -739,7 +739,7 @@ std::string PeerApplier::BuildStatement(const MappingPlan& plan, const Relation&
     n_cols.push_back("n." + tc);
   }
   std::string n = "n AS (SELECT _cw_seq, " + Join(values, ", ") + ", " + where + " AS _cw_keep FROM " + stage +
-                  " WHERE NOT _cw_old)";
+                  " WHERE _cw_old IS NOT TRUE)";
   std::string sql = "WITH " + n + ", " + o;
   if (m.where) {
     // A row that no longer passes the filter leaves the peer.
@@ -798,10 +798,11 @@ bool PeerApplier::ApplyPrepared(const Segment& seg, const std::vector<Prepared>&
   const std::vector<int>& idcols = IdentityColumns(rel);
 
   // One staged row per new tuple and per old tuple (updates and deletes),
-  // tied together by _cw_seq.
+  // tied together by _cw_seq; an update that kept its key (no old tuple)
+  // is staged once, as both (_cw_old NULL), which halves what is sent.
   struct StagedRow {
     int seq;
-    bool old;
+    std::optional<bool> old;
     const Tuple* tuple;
     const Tuple* fallback;  // REPLICA IDENTITY FULL old tuple for 'u' values
     const std::map<int, std::optional<std::string>>* ids;
@@ -811,6 +812,10 @@ bool PeerApplier::ApplyPrepared(const Segment& seg, const std::vector<Prepared>&
     const RowChange& c = *rows[i].change;
     int seq = static_cast<int>(i);
     const Tuple* old_full = c.old_kind == 'O' ? &c.old_tuple : nullptr;
+    if (c.op == ChangeOp::kUpdate && !c.old_kind) {
+      staged.push_back({seq, std::nullopt, &c.new_tuple, nullptr, &rows[i].new_ids});
+      continue;
+    }
     if (c.op != ChangeOp::kDelete) staged.push_back({seq, false, &c.new_tuple, old_full, &rows[i].new_ids});
     if (c.op != ChangeOp::kInsert) {
       staged.push_back({seq, true, c.old_kind ? &c.old_tuple : &c.new_tuple, old_full, &rows[i].old_ids});
@@ -882,7 +887,7 @@ bool PeerApplier::ApplyPrepared(const Segment& seg, const std::vector<Prepared>&
     std::string values;
     for (const auto& s : staged) {
       values += values.empty() ? "(" : ", (";
-      values += std::to_string(s.seq) + "::int4, " + (s.old ? "true" : "false");
+      values += std::to_string(s.seq) + "::int4, " + (!s.old ? "NULL::bool" : *s.old ? "true" : "false");
       for (std::size_t col = 0; col < rel.columns.size(); ++col) {
         const TupleValue& v = value_of(s, col);
         values += ", ";
@@ -924,7 +929,7 @@ bool PeerApplier::ApplyPrepared(const Segment& seg, const std::vector<Prepared>&
     stage_used_in_tx_ = true;
     std::string data;
     for (const auto& s : staged) {
-      data += std::to_string(s.seq) + (s.old ? "\tt" : "\tf");
+      data += std::to_string(s.seq) + (!s.old ? "\t\\N" : *s.old ? "\tt" : "\tf");
       for (std::size_t col = 0; col < rel.columns.size(); ++col) {
         data += '\t';
         AppendCopyValue(data, value_of(s, col));
@@ -970,6 +975,147 @@ bool PeerApplier::ApplyPrepared(const Segment& seg, const std::vector<Prepared>&
   ExecInTransaction("RELEASE SAVEPOINT cw_segment");
   savepoint_open_ = false;
   return false;
+}
+
+bool PeerApplier::BeginCopy(const std::shared_ptr<const Relation>& relation, Lsn lsn) {
+  auto it = plans_.find(QualifiedName{relation->schema, relation->name});
+  // Held rows must queue behind their earlier changes: only the statement
+  // path knows how.
+  if (it == plans_.end() || it->second.size() != 1 || !held_keys_.empty()) return false;
+  const MappingPlan& plan = it->second.front();
+  std::vector<std::string> types;
+  StageTypes(*relation, types);
+  auto columns = DirectColumns(plan, *relation, types);
+  if (!columns) return false;
+  Flush();  // rows of an earlier table go first
+  DirectCopy cp;
+  cp.relation = relation;
+  cp.columns = std::move(*columns);
+  cp.id_columns = IdentityColumns(*relation);
+  cp.lsn = lsn;
+  std::string names;
+  for (const auto& c : plan.mapping->columns) names += (names.empty() ? "" : ", ") + QuoteIdent(c.target);
+  ExecInTransaction("SAVEPOINT cw_copy");
+  pq::Result start = conn_->Check(
+      PQexec(conn_->raw(), ("COPY " + plan.mapping->target.Quoted() + " (" + names + ") FROM STDIN").c_str()),
+      "COPY failed");
+  if (PQresultStatus(start.raw()) != PGRES_COPY_IN) throw Error(sqlstate::kInternalError, "COPY did not start");
+  copy_ = std::move(cp);
+  return true;
+}
+
+void PeerApplier::CopyLines(const std::vector<std::string>& lines) {
+  try {
+    DirectCopy& cp = *copy_;
+    const std::size_t width = cp.relation->columns.size();
+    // Fields stay in COPY text form: a tab inside a value is escaped, so
+    // splitting on tabs finds the fields.
+    std::vector<std::string_view> fields(lines.size() * width);
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      std::string_view line(lines[i]);
+      if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+      std::size_t n = 0, start = 0;
+      for (;;) {
+        std::size_t tab = line.find('\t', start);
+        if (n < width) fields[i * width + n] = line.substr(start, tab == std::string_view::npos ? tab : tab - start);
+        ++n;
+        if (tab == std::string_view::npos) break;
+        start = tab + 1;
+      }
+      if (n != width) {
+        throw Error(sqlstate::kDataCorrupted,
+                    "COPY line has " + std::to_string(n) + " values, expected " + std::to_string(width));
+      }
+    }
+    auto id_of = [](std::string_view field) -> std::optional<std::string> {
+      if (field == "\\N") return std::nullopt;
+      if (field.find('\\') == std::string_view::npos) return std::string(field);
+      return ParseCopyLine(field, 1)[0].data;
+    };
+    std::vector<std::string> wanted;
+    if (!cp.id_columns.empty()) {
+      for (std::size_t i = 0; i < lines.size(); ++i) {
+        for (int j : cp.id_columns) {
+          if (auto id = id_of(fields[i * width + j])) wanted.push_back(std::move(*id));
+        }
+      }
+    }
+    auto found =
+        wanted.empty() ? std::unordered_map<std::string, std::optional<std::string>>{} : ids_->TranslateBatch(wanted);
+    std::string out;
+    out.reserve(lines.size() * 64);
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      const std::string_view* row = &fields[i * width];
+      bool translated = true;
+      for (int j : cp.id_columns) {
+        if (auto id = id_of(row[j])) {
+          auto f = found.find(*id);
+          translated = translated && f != found.end() && f->second;
+        }
+      }
+      if (!translated) {
+        cp.deferred.push_back(lines[i]);
+        continue;
+      }
+      for (std::size_t k = 0; k < cp.columns.size(); ++k) {
+        if (k) out += '\t';
+        int idx = cp.columns[k];
+        if (idx >= 0) {
+          out += row[idx];
+        } else if (auto id = id_of(row[-1 - idx])) {
+          AppendCopyValue(out, TupleValue{TupleValue::Kind::kText, *found.at(*id)});
+        } else {
+          out += "\\N";
+        }
+      }
+      out += '\n';
+      ++cp.rows;
+    }
+    if (!out.empty() && PQputCopyData(conn_->raw(), out.data(), static_cast<int>(out.size())) != 1) {
+      throw Error("08006", std::string("COPY failed: ") + PQerrorMessage(conn_->raw()));
+    }
+  } catch (...) {
+    AbortCopy();
+    throw;
+  }
+}
+
+void PeerApplier::AbortCopy() {
+  if (!copy_) return;
+  copy_.reset();
+  PQputCopyEnd(conn_->raw(), "crosswalk-sync: migration abandoned");
+  while (PGresult* r = PQgetResult(conn_->raw())) PQclear(r);
+}
+
+bool PeerApplier::EndCopy() {
+  DirectCopy cp = std::move(*copy_);
+  copy_.reset();
+  if (PQputCopyEnd(conn_->raw(), nullptr) != 1) {
+    throw Error("08006", std::string("COPY failed: ") + PQerrorMessage(conn_->raw()));
+  }
+  try {
+    conn_->Check(PQgetResult(conn_->raw()), "COPY failed");
+    while (PGresult* extra = PQgetResult(conn_->raw())) PQclear(extra);
+  } catch (const pq::ServerError& e) {
+    while (PGresult* extra = PQgetResult(conn_->raw())) PQclear(extra);
+    if (!IsRowError(e.sqlstate())) throw;
+    Log(LogLevel::kInfo, "copy_retry_by_segment",
+        {{"peer", peer_.name},
+         {"table", cp.relation->schema + "." + cp.relation->name},
+         {"sqlstate", e.sqlstate()},
+         {"message", e.what()}});
+    conn_->Exec("ROLLBACK TO SAVEPOINT cw_copy; RELEASE SAVEPOINT cw_copy");
+    return false;
+  }
+  ExecInTransaction("RELEASE SAVEPOINT cw_copy");
+  tx_rows_ += cp.rows;
+  for (const auto& line : cp.deferred) {
+    std::string_view text(line);
+    if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    AddChange(
+        RowChange{ChangeOp::kInsert, cp.relation, 0, {}, ParseCopyLine(text, cp.relation->columns.size()), cp.lsn});
+  }
+  return true;
 }
 
 void PeerApplier::UndoSegment() {
@@ -1063,6 +1209,7 @@ void PeerApplier::CommitTransaction(Lsn end_lsn, bool snapshot, std::uint64_t so
 }
 
 void PeerApplier::AbortTransaction() {
+  if (conn_) AbortCopy();
   pending_ = Segment{};
   tx_rows_ = 0;
   if (!tx_open_) return;

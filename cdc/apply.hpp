@@ -101,6 +101,22 @@ class PeerApplier {
   // Re-applies this peer's dead letters one by one; returns {applied, left}.
   std::pair<std::size_t, std::size_t> RetryDeadLetters();
 
+  // The migration's fast path, one COPY per table: when `relation` has one
+  // mapping, with no filter, whose every target column is a same-typed
+  // source column or a translated id, BeginCopy opens `COPY target FROM
+  // STDIN` under a savepoint and returns true. CopyLines rewrites the
+  // source's COPY text lines field by field (no reparsing but of identity
+  // values, translated in one batch per call) and streams them; a row whose
+  // id does not translate is kept for the statement path (provision, hold,
+  // dead letter). EndCopy ends the COPY: true when the peer took it; false,
+  // rolled back to the savepoint, when the peer rejected a row, so the caller
+  // replays the table through AddChange, which finds and dead-letters it.
+  bool BeginCopy(const std::shared_ptr<const Relation>& relation, Lsn lsn);
+  void CopyLines(const std::vector<std::string>& lines);
+  bool EndCopy();
+  // Ends an open COPY with an error (the transaction is then rolled back).
+  void AbortCopy();
+
   // Larger segments for the one-shot migration (fewer, bigger statements);
   // the byte bound still applies.
   void set_bulk(bool bulk) { bulk_ = bulk; }
@@ -127,6 +143,14 @@ class PeerApplier {
     std::string mask;  // per column '1' when unchanged TOAST with no value (updates)
     std::unordered_set<std::string> keys;
     std::size_t bytes = 0;
+  };
+  struct DirectCopy {
+    std::shared_ptr<const Relation> relation;
+    std::vector<int> columns;  // per target column: source index, or -1 - index for a translated id
+    std::vector<int> id_columns;
+    Lsn lsn = 0;
+    std::vector<std::string> deferred;  // lines whose id did not translate
+    std::uint64_t rows = 0;
   };
   enum class RowFate { kApply, kDeadLetter, kHold };
   struct Prepared {  // a row ready to stage: identity values translated
@@ -168,6 +192,7 @@ class PeerApplier {
   std::unordered_map<std::string, std::string> stage_tables_;           // by relation signature
   std::unordered_set<std::string> held_keys_;
   Segment pending_;
+  std::optional<DirectCopy> copy_;
   bool tx_open_ = false;
   bool stage_used_in_tx_ = false;
   bool savepoint_open_ = false;

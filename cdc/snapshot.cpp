@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -46,6 +47,88 @@ std::shared_ptr<const Relation> LoadSourceRelation(pq::Connection& source, const
   return rel;
 }
 
+namespace {
+
+// Runs `copy_sql` (a COPY ... TO STDOUT) on `source` and hands its lines to
+// `consume` in chunks. A reader thread pulls the source's COPY while the
+// caller's thread maps and writes to the peer, as a `COPY | COPY` pipe
+// overlaps its two ends; at most kQueuedBytes of lines wait, so memory stays
+// bounded. Returns the number of lines.
+std::uint64_t ReadSourceCopy(pq::Connection& source, const std::string& copy_sql,
+                             const std::function<void(std::vector<std::string>&)>& consume) {
+  pq::Result start = source.Check(PQexec(source.raw(), copy_sql.c_str()), "COPY from the source failed");
+  constexpr std::size_t kChunkLines = 10000, kChunkBytes = 4u << 20, kQueuedBytes = 64u << 20;
+  std::size_t queued_bytes = 0;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::pair<std::vector<std::string>, std::size_t>> queue;
+  bool finished = false, abandon = false;
+  std::string failure;
+  std::thread reader([&] {
+    std::vector<std::string> chunk;
+    std::size_t chunk_bytes = 0;
+    auto push = [&](bool last) {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return queued_bytes < kQueuedBytes || abandon; });
+      queued_bytes += chunk_bytes;
+      if (!chunk.empty()) queue.emplace_back(std::move(chunk), chunk_bytes);
+      chunk.clear();
+      chunk_bytes = 0;
+      finished = last;
+      cv.notify_all();
+    };
+    for (;;) {
+      char* buf = nullptr;
+      int n = PQgetCopyData(source.raw(), &buf, 0);
+      if (n == -1) break;
+      if (n < 0) {
+        std::lock_guard<std::mutex> lock(mu);
+        failure = std::string("COPY from the source failed: ") + PQerrorMessage(source.raw());
+        break;
+      }
+      chunk.emplace_back(buf, static_cast<std::size_t>(n));
+      chunk_bytes += static_cast<std::size_t>(n);
+      PQfreemem(buf);
+      if (chunk.size() == kChunkLines || chunk_bytes >= kChunkBytes) push(false);
+      std::lock_guard<std::mutex> lock(mu);
+      if (abandon) break;
+    }
+    push(true);
+  });
+  std::uint64_t rows = 0;
+  try {
+    for (;;) {
+      std::vector<std::string> chunk;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return !queue.empty() || finished; });
+        if (queue.empty()) break;
+        chunk = std::move(queue.front().first);
+        queued_bytes -= queue.front().second;
+        queue.pop_front();
+        cv.notify_all();
+      }
+      rows += chunk.size();
+      consume(chunk);
+    }
+  } catch (...) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      abandon = true;
+      cv.notify_all();
+    }
+    reader.join();
+    throw;
+  }
+  reader.join();
+  if (!failure.empty()) throw Error("08006", failure);
+  source.Check(PQgetResult(source.raw()), "COPY from the source failed");
+  while (PGresult* extra = PQgetResult(source.raw())) PQclear(extra);
+  return rows;
+}
+
+}  // namespace
+
 std::uint64_t SnapshotPeer(const std::string& source_dsn, const std::string& snapshot_name, Lsn consistent_point,
                            PeerApplier& applier) {
   pq::Connection source(source_dsn);
@@ -60,68 +143,30 @@ std::uint64_t SnapshotPeer(const std::string& source_dsn, const std::string& sna
     auto rel = LoadSourceRelation(source, t.source, "config: " + t.path + ".source");
     std::string cols;
     for (const auto& c : rel->columns) cols += (cols.empty() ? "" : ", ") + QuoteIdent(c.name);
-    std::string copy = "COPY " + t.source.Quoted() + " (" + cols + ") TO STDOUT";
+    std::string copy_sql = "COPY " + t.source.Quoted() + " (" + cols + ") TO STDOUT";
     if (!t.snapshot_order_by.empty()) {
       std::string order;
       for (const auto& c : t.snapshot_order_by) order += (order.empty() ? "" : ", ") + QuoteIdent(c);
-      copy = "COPY (SELECT " + cols + " FROM " + t.source.Quoted() + " ORDER BY " + order + ") TO STDOUT";
+      copy_sql = "COPY (SELECT " + cols + " FROM " + t.source.Quoted() + " ORDER BY " + order + ") TO STDOUT";
     }
-    pq::Result start = source.Check(PQexec(source.raw(), copy.c_str()), "COPY from the source failed");
-    // A reader thread pulls the source's COPY while this one maps and
-    // writes to the peer, as a `COPY | COPY` pipe overlaps its two ends.
-    // At most kQueuedBytes of rows wait: memory stays bounded.
-    constexpr std::size_t kChunkLines = 10000, kChunkBytes = 4u << 20, kQueuedBytes = 64u << 20;
-    std::size_t queued_bytes = 0;
-    std::mutex mu;
-    std::condition_variable cv;
-    std::deque<std::pair<std::vector<std::string>, std::size_t>> queue;
-    bool finished = false, abandon = false;
-    std::string failure;
-    std::thread reader([&] {
-      std::vector<std::string> chunk;
-      std::size_t chunk_bytes = 0;
-      auto push = [&](bool last) {
-        std::unique_lock<std::mutex> lock(mu);
-        cv.wait(lock, [&] { return queued_bytes < kQueuedBytes || abandon; });
-        queued_bytes += chunk_bytes;
-        if (!chunk.empty()) queue.emplace_back(std::move(chunk), chunk_bytes);
-        chunk.clear();
-        chunk_bytes = 0;
-        finished = last;
-        cv.notify_all();
-      };
-      for (;;) {
-        char* buf = nullptr;
-        int n = PQgetCopyData(source.raw(), &buf, 0);
-        if (n == -1) break;
-        if (n < 0) {
-          std::lock_guard<std::mutex> lock(mu);
-          failure = std::string("COPY from the source failed: ") + PQerrorMessage(source.raw());
-          break;
-        }
-        chunk.emplace_back(buf, static_cast<std::size_t>(n));
-        chunk_bytes += static_cast<std::size_t>(n);
-        PQfreemem(buf);
-        if (chunk.size() == kChunkLines || chunk_bytes >= kChunkBytes) push(false);
-        std::lock_guard<std::mutex> lock(mu);
-        if (abandon) break;
-      }
-      push(true);
-    });
     std::uint64_t rows = 0;
-    try {
-      for (;;) {
-        std::vector<std::string> chunk;
-        {
-          std::unique_lock<std::mutex> lock(mu);
-          cv.wait(lock, [&] { return !queue.empty() || finished; });
-          if (queue.empty()) break;
-          chunk = std::move(queue.front().first);
-          queued_bytes -= queue.front().second;
-          queue.pop_front();
-          cv.notify_all();
-        }
-        for (auto& text : chunk) {
+    bool copied = false;
+    if (applier.BeginCopy(rel, consistent_point)) {
+      // One COPY into the target, lines rewritten field by field.
+      try {
+        rows = ReadSourceCopy(source, copy_sql, [&](std::vector<std::string>& lines) { applier.CopyLines(lines); });
+      } catch (...) {
+        applier.AbortCopy();
+        throw;
+      }
+      copied = applier.EndCopy();
+    }
+    if (!copied) {
+      // Through the statement path: expressions, filters, several mappings,
+      // or a table whose COPY the peer rejected (the same snapshot gives the
+      // same rows again; the rejected ones are dead-lettered).
+      rows = ReadSourceCopy(source, copy_sql, [&](std::vector<std::string>& lines) {
+        for (auto& text : lines) {
           std::string_view line(text);
           if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
           RowChange c;
@@ -130,26 +175,14 @@ std::uint64_t SnapshotPeer(const std::string& source_dsn, const std::string& sna
           c.lsn = consistent_point;
           c.new_tuple = ParseCopyLine(line, rel->columns.size());
           applier.AddChange(std::move(c));
-          ++rows;
         }
-      }
-    } catch (...) {
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        abandon = true;
-        cv.notify_all();
-      }
-      reader.join();
-      throw;
+      });
     }
-    reader.join();
-    if (!failure.empty()) throw Error("08006", failure);
-    source.Check(PQgetResult(source.raw()), "COPY from the source failed");
-    while (PGresult* extra = PQgetResult(source.raw())) PQclear(extra);
     Log(LogLevel::kInfo, "snapshot_table",
         {{"peer", applier.peer().name},
          {"table", t.source.Display()},
          {"rows", rows},
+         {"one_copy", copied},
          {"lsn", FormatLsn(consistent_point)}});
     total += rows;
   }

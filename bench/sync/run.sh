@@ -19,7 +19,7 @@ TX=${TX:-10000}
 RATE=${RATE:-1000}
 SECONDS_LAT=${SECONDS_LAT:-10}
 SNAP_ROWS=${SNAP_ROWS:-1000000}
-SYNC=build/crosswalk-sync
+SYNC=${SYNC:-build/crosswalk-sync}  # SYNC=path compares another build
 [ -x "$SYNC" ] || { echo "build/crosswalk-sync missing: run make bench" >&2; exit 1; }
 
 conf=(--conf "shared_buffers = 256MB" --conf "max_wal_size = 4GB")
