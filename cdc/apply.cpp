@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "log.hpp"
+#include "metrics.hpp"
 #include "sqltext.hpp"
 
 namespace crosswalk::cdc {
@@ -394,6 +395,7 @@ void PeerApplier::ExecInTransaction(const std::string& sql) {
 void PeerApplier::BeginTransaction() {
   pending_ = Segment{};
   tx_rows_ = 0;
+  tx_table_rows_.clear();
 }
 
 std::string PeerApplier::RowKey(const RowChange& c) const {
@@ -583,6 +585,7 @@ bool PeerApplier::ApplySegment(Segment& seg, bool throw_on_error, const CommitSq
   try {
     bool committed = ApplyPrepared(seg, rows, commit);
     tx_rows_ += rows.size();
+    tx_table_rows_[{seg.relation->schema + "." + seg.relation->name, seg.op}] += rows.size();
     return committed;
   } catch (const Error& e) {
     if (!IsRowError(e.sqlstate()) || throw_on_error) throw;
@@ -1138,6 +1141,7 @@ void PeerApplier::DeadLetter(const RowChange& c, const std::string& sqlstate, co
        row.dump(-1, ' ', false, json::error_handler_t::replace),
        EncodeChange(c).dump(-1, ' ', false, json::error_handler_t::replace)});
   ++counters_.dead_letters;
+  Metrics::Get().AddDeadLetters(peer_.name, 1);
   Log(LogLevel::kWarning, "dead_letter",
       {{"peer", peer_.name},
        {"lsn", FormatLsn(c.lsn)},
@@ -1206,12 +1210,22 @@ void PeerApplier::CommitTransaction(Lsn end_lsn, bool snapshot, std::uint64_t so
   counters_.transactions += source_transactions;
   counters_.rows_applied += tx_rows_;
   tx_rows_ = 0;
+  Metrics::Get().AddTransactions(peer_.name, source_transactions);
+  PublishCommittedRows();
+}
+
+void PeerApplier::PublishCommittedRows() {
+  for (const auto& [k, n] : tx_table_rows_) {
+    Metrics::Get().AddRows(peer_.name, k.first, ChangeOpName(k.second), n);
+  }
+  tx_table_rows_.clear();
 }
 
 void PeerApplier::AbortTransaction() {
   if (conn_) AbortCopy();
   pending_ = Segment{};
   tx_rows_ = 0;
+  tx_table_rows_.clear();
   if (!tx_open_) return;
   tx_open_ = false;
   stage_used_in_tx_ = false;
@@ -1298,6 +1312,7 @@ std::size_t PeerApplier::ReleaseHeld() {
     stage_used_in_tx_ = false;
     counters_.rows_applied += tx_rows_;
     tx_rows_ = 0;
+    PublishCommittedRows();
   } catch (...) {
     held_keys_ = std::move(saved);
     AbortTransaction();

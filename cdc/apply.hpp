@@ -198,6 +198,10 @@ class PeerApplier {
   bool savepoint_open_ = false;
   bool bulk_ = false;
   std::uint64_t tx_rows_ = 0;
+  // Rows of the open peer transaction by (source table, operation), for
+  // the rows_applied metric once it commits.
+  std::map<std::pair<std::string, ChangeOp>, std::uint64_t> tx_table_rows_;
+  void PublishCommittedRows();
   int stage_counter_ = 0;
   ApplyCounters counters_;
 };

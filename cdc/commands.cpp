@@ -7,6 +7,8 @@
 #include "apply.hpp"
 #include "identity.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
+#include "monitor.hpp"
 #include "pq.hpp"
 #include "snapshot.hpp"
 #include "stream.hpp"
@@ -20,22 +22,35 @@ int RunPeers(const Config& config, bool snapshot_only, const std::atomic<bool>& 
   // run at once, naming its path.
   std::ostringstream plan;
   ValidateConfig(config, plan, /*tolerate_down_peers=*/true);
+  // The monitor (metrics endpoint, slot lag, alerts) runs beside the peers
+  // and ends when they all have.
+  std::unique_ptr<Monitor> monitor;
+  if (!snapshot_only) monitor = std::make_unique<Monitor>(config, stop);
+  std::atomic<bool> peers_done{false};
+  std::thread monitor_thread;
+  if (monitor) monitor_thread = std::thread([&] { monitor->Run(peers_done); });
   std::vector<std::thread> threads;
   std::atomic<int> failed{0};
   for (const auto& peer : config.peers) {
+    Metrics::Get().SetPeerState(peer.name, PeerState::kStarting);
     threads.emplace_back([&config, &peer, &stop, &failed, snapshot_only] {
       try {
         PeerStream stream(config, peer, stop);
         stream.Run(snapshot_only);
+        Metrics::Get().SetPeerState(peer.name, PeerState::kStopped);
       } catch (const Error& e) {
         ++failed;  // logged by PeerStream; the other peers go on
+        Metrics::Get().SetPeerState(peer.name, PeerState::kFailed);
       } catch (const std::exception& e) {
         Log(LogLevel::kError, "peer_stopped", {{"peer", peer.name}, {"message", e.what()}});
+        Metrics::Get().SetPeerState(peer.name, PeerState::kFailed);
         ++failed;
       }
     });
   }
   for (auto& t : threads) t.join();
+  peers_done = true;
+  if (monitor_thread.joinable()) monitor_thread.join();
   return failed == 0 ? 0 : 1;
 }
 

@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   using namespace crosswalk;
   CLI::App app{"crosswalk-sync: migrate, then stream every row change to peer platforms exactly once"};
   app.require_subcommand(1);
+  // Global options (--log-level) may also follow the subcommand.
+  app.fallthrough();
   std::string config_path;
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "debug, info, warning or error")->capture_default_str();

@@ -3,11 +3,36 @@
 #include <algorithm>
 #include <regex>
 
+#include "log.hpp"
+
 namespace crosswalk::pq {
 
 namespace {
 constexpr std::size_t kCopyChunk = 1 << 20;
+
+// Server notices and warnings become JSON log lines (libpq would print them
+// as plain text on stderr, breaking one-object-per-line).
+void ReceiveNotice(void*, const PGresult* r) {
+  auto field = [&](int code) {
+    const char* v = PQresultErrorField(r, code);
+    return std::string(v ? v : "");
+  };
+  std::string severity = field(PG_DIAG_SEVERITY_NONLOCALIZED);
+  cdc::Log(
+      severity == "WARNING" ? cdc::LogLevel::kWarning : cdc::LogLevel::kDebug, "server_notice",
+      {{"severity", severity}, {"sqlstate", field(PG_DIAG_SQLSTATE)}, {"message", field(PG_DIAG_MESSAGE_PRIMARY)}});
 }
+
+void ThrowUnlessConnected(PGconn* conn, const std::string& dsn) {
+  if (!conn) throw Error(sqlstate::kInternalError, "out of memory connecting to " + MaskDsn(dsn));
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string msg = PQerrorMessage(conn);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    throw Error("08006", "could not connect to " + MaskDsn(dsn) + ": " + msg);
+  }
+  PQsetNoticeReceiver(conn, ReceiveNotice, nullptr);
+}
+}  // namespace
 
 std::string MaskDsn(const std::string& dsn) {
   static const std::regex kv(R"((password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+))", std::regex::icase);
@@ -17,21 +42,11 @@ std::string MaskDsn(const std::string& dsn) {
 }
 
 Connection::Connection(const std::string& dsn) : conn_(PQconnectdb(dsn.c_str())) {
-  if (!conn_) throw Error(sqlstate::kInternalError, "out of memory connecting to " + MaskDsn(dsn));
-  if (PQstatus(conn_.get()) != CONNECTION_OK) {
-    std::string msg = PQerrorMessage(conn_.get());
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    throw Error("08006", "could not connect to " + MaskDsn(dsn) + ": " + msg);
-  }
+  ThrowUnlessConnected(conn_.get(), dsn);
 }
 
 Connection::Connection(ConnPtr conn, const std::string& dsn) : conn_(std::move(conn)) {
-  if (!conn_) throw Error(sqlstate::kInternalError, "out of memory connecting to " + MaskDsn(dsn));
-  if (PQstatus(conn_.get()) != CONNECTION_OK) {
-    std::string msg = PQerrorMessage(conn_.get());
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    throw Error("08006", "could not connect to " + MaskDsn(dsn) + ": " + msg);
-  }
+  ThrowUnlessConnected(conn_.get(), dsn);
 }
 
 Result Connection::CopyIn(const std::string& copy_sql, const std::string& data) {

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "log.hpp"
+#include "metrics.hpp"
 #include "replication.hpp"
 #include "snapshot.hpp"
 #include "sqltext.hpp"
@@ -93,6 +94,7 @@ void PeerStream::Run(bool snapshot_only) {
       return;
     } catch (const Error& e) {
       applier_.AbortTransaction();
+      Metrics::Get().AddError(peer_.name, e.sqlstate());
       if (IsFatal(e)) {
         Log(LogLevel::kError, "peer_stopped",
             {{"peer", peer_.name}, {"sqlstate", e.sqlstate()}, {"message", e.what()}, {"hint", e.hint()}});
@@ -101,6 +103,8 @@ void PeerStream::Run(bool snapshot_only) {
       int wait = backoff_ms / 2 + static_cast<int>(rng() % static_cast<unsigned>(backoff_ms / 2 + 1));
       Log(LogLevel::kWarning, "reconnect",
           {{"peer", peer_.name}, {"sqlstate", e.sqlstate()}, {"message", e.what()}, {"retry_in_ms", wait}});
+      Metrics::Get().AddReconnect(peer_.name);
+      Metrics::Get().SetPeerState(peer_.name, PeerState::kReconnecting);
       if (!SleepUnlessStopped(wait)) return;
       backoff_ms = std::min(backoff_ms * 2, 30000);
     }
@@ -131,6 +135,7 @@ void PeerStream::RunOnce(bool snapshot_only) {
           {{"peer", peer_.name}, {"slot", peer_.slot}, {"reason", "no migration committed"}});
     }
     CreatedSlot created = repl.CreateSlot(peer_.slot);
+    Metrics::Get().SetPeerState(peer_.name, PeerState::kSnapshot);
     Log(LogLevel::kInfo, "snapshot_start",
         {{"peer", peer_.name}, {"slot", peer_.slot}, {"lsn", FormatLsn(created.consistent_point)}});
     auto t0 = Clock::now();
@@ -152,6 +157,7 @@ void PeerStream::RunOnce(bool snapshot_only) {
   if (snapshot_only) return;
   repl.StartReplication(peer_.slot, *stored, config_.source.publication);
   Log(LogLevel::kInfo, "streaming", {{"peer", peer_.name}, {"lsn", FormatLsn(*stored)}});
+  Metrics::Get().SetPeerState(peer_.name, PeerState::kStreaming);
 
   RelationCache relations;
   Lsn applied = *stored;   // end of the last transaction committed on the peer
@@ -173,8 +179,15 @@ void PeerStream::RunOnce(bool snapshot_only) {
   Lsn group_end = 0;
   auto group_start = Clock::now();
   std::optional<std::string> lookahead;
+  std::int64_t tx_commit_time = 0;               // of the source transaction being read
+  std::vector<std::int64_t> group_commit_times;  // of each source transaction in the group
   auto commit_group = [&] {
     applier_.CommitTransaction(group_end, false, group_transactions);
+    std::int64_t now_us = PostgresNow();
+    for (auto t : group_commit_times) {
+      Metrics::Get().ObserveApplyLatency(peer_.name, static_cast<double>(std::max<std::int64_t>(0, now_us - t)) / 1e6);
+    }
+    group_commit_times.clear();
     applied = group_end;
     group_open = false;
     group_transactions = 0;
@@ -207,6 +220,7 @@ void PeerStream::RunOnce(bool snapshot_only) {
                   // Already applied before a crash that came ahead of
                   // the slot's confirmation: skip it whole.
                   skipping = b.final_lsn < applied;
+                  tx_commit_time = b.commit_time;
                   if (!skipping && !group_open) {
                     applier_.BeginTransaction();
                     group_start = Clock::now();
@@ -217,6 +231,7 @@ void PeerStream::RunOnce(bool snapshot_only) {
                     group_open = true;
                     ++group_transactions;
                     group_end = c.end_lsn;
+                    group_commit_times.push_back(tx_commit_time);
                   }
                   received = std::max(received, c.end_lsn);
                   in_tx = skipping = false;

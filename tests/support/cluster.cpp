@@ -71,8 +71,10 @@ void Unregister(const std::string& dir) {
 std::string Quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
   }
   return out + "'";
 }
@@ -126,6 +128,20 @@ std::string Cluster::Dsn(const std::string& dbname) const {
 void Cluster::CreateDatabaseWithExtension(const std::string& dbname) const {
   Connect().Exec("CREATE DATABASE \"" + dbname + "\"");
   Connect(dbname).Exec("CREATE EXTENSION crosswalk");
+}
+
+void Cluster::StopImmediate() const {
+  std::string asuser = geteuid() == 0 ? "runuser -u postgres -- " : "";
+  if (Shell(asuser + PgBinDir() + "/pg_ctl -D " + Quote(dir_ + "/data") + " -m immediate -w -t 60 stop >/dev/null") !=
+      0)
+    throw std::runtime_error("could not stop cluster " + dir_);
+}
+
+void Cluster::Start() const {
+  std::string asuser = geteuid() == 0 ? "runuser -u postgres -- " : "";
+  if (Shell(asuser + PgBinDir() + "/pg_ctl -D " + Quote(dir_ + "/data") + " -l " + Quote(dir_ + "/server.log") +
+            " -w -t 60 start >/dev/null") != 0)
+    throw std::runtime_error("could not start cluster " + dir_);
 }
 
 void Cluster::Restart() const {

@@ -32,6 +32,10 @@ class Cluster {
 
   // Stops the server (immediate) and starts it again on the same port.
   void Restart() const;
+  // Stops the server at once (pg_ctl stop -m immediate: a crash), and starts
+  // it again on the same port.
+  void StopImmediate() const;
+  void Start() const;
   // The server log so far.
   std::string Log() const;
   // Runs a PostgreSQL client program from the server's bindir (pg_dump,
