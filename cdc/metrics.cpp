@@ -1,6 +1,7 @@
 #include "metrics.hpp"
 
 #include <nlohmann/json.hpp>
+#include <cstdio>
 #include <sstream>
 
 namespace crosswalk::cdc {
@@ -23,11 +24,11 @@ std::string LabelValue(const std::string& v) {
   return out;
 }
 
+// Shortest-looking decimal (15 significant digits: 0.005, not 0.0050000000000000001).
 std::string Number(double v) {
-  std::ostringstream s;
-  s.precision(17);
-  s << v;
-  return s.str();
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.15g", v);
+  return buf;
 }
 
 void Header(std::ostringstream& out, const char* name, const char* type, const char* help) {
