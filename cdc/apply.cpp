@@ -1112,6 +1112,8 @@ bool PeerApplier::EndCopy() {
   }
   ExecInTransaction("RELEASE SAVEPOINT cw_copy");
   tx_rows_ += cp.rows;
+  // Counted per table like the statement path's rows, for /metrics.
+  tx_table_rows_[{cp.relation->schema + "." + cp.relation->name, ChangeOp::kInsert}] += cp.rows;
   for (const auto& line : cp.deferred) {
     std::string_view text(line);
     if (!text.empty() && text.back() == '\n') text.remove_suffix(1);

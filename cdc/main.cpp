@@ -38,15 +38,21 @@ int main(int argc, char** argv) {
   CLI::App* retry = add("retry", "re-apply dead letters");
   CLI11_PARSE(app, argc, argv);
 
+  // SIGTERM/SIGINT ask run and snapshot to finish cleanly from the moment
+  // the process knows what it is doing, also while the config is still
+  // loading (a stop that early exits 0 before any work).
+  if (run->parsed() || snapshot->parsed()) {
+    struct sigaction sa {};
+    sa.sa_handler = OnStopSignal;
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+  }
   try {
     cdc::SetLogLevel(cdc::ParseLogLevel(log_level));
     cdc::Config config = cdc::LoadConfig(config_path);
     if (run->parsed() || snapshot->parsed()) {
-      struct sigaction sa {};
-      sa.sa_handler = OnStopSignal;
-      sigaction(SIGTERM, &sa, nullptr);
-      sigaction(SIGINT, &sa, nullptr);
-      std::signal(SIGPIPE, SIG_IGN);
+      if (g_stop) return 0;
       return cdc::RunPeers(config, snapshot->parsed(), g_stop);
     }
     if (check->parsed()) {

@@ -2,45 +2,21 @@
 // stream, while appends go on), and the peer's copy verifies there: same
 // entries, same hashes, verify_ledger() true — and tampering on the peer is
 // found on the peer.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <thread>
 
 #include "cluster.hpp"
+#include "daemon.hpp"
 
 namespace crosswalk::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-const std::string kDaemon = std::string(CROSSWALK_BINARY_DIR) + "/crosswalk-sync";
-
-pid_t StartDaemon(const std::string& config, const std::string& log) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    dup2(fd, 2);
-    dup2(fd, 1);
-    execl(kDaemon.c_str(), kDaemon.c_str(), "run", "-c", config.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
-
-int StopDaemon(pid_t pid) {
-  kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 const char* kFingerprint =
     "SELECT count(*) || ':' || md5(string_agg(seq || encode(hash, 'hex') || encode(prev_hash, 'hex'), ',' "
@@ -72,7 +48,7 @@ TEST(LedgerSync, PeerCopyVerifiesAndTamperingThereIsFound) {
           "columns": { "seq": "seq", "recorded_at": "recorded_at", "kind": "kind", "person": "person::crosswalk.canonical_id",
                        "platform": "platform", "payload": "payload", "prev_hash": "prev_hash", "hash": "hash" } } ] } ] })J";
   const std::string log = peer.dir() + "/daemon.log";
-  pid_t daemon = StartDaemon(config, log);
+  Daemon daemon("run", config, log);
 
   // Appends go on while the daemon snapshots and streams, from three sessions.
   std::vector<std::thread> writers;
@@ -96,9 +72,8 @@ TEST(LedgerSync, PeerCopyVerifiesAndTamperingThereIsFound) {
     if (got == want) break;
     std::this_thread::sleep_for(200ms);
   }
-  const int exit_code = StopDaemon(daemon);
-  std::ifstream log_file(log);
-  const std::string daemon_log((std::istreambuf_iterator<char>(log_file)), std::istreambuf_iterator<char>());
+  const int exit_code = daemon.Stop(SIGTERM);
+  const std::string daemon_log = ReadFile(log);
   EXPECT_EQ(exit_code, 0) << daemon_log.substr(daemon_log.size() > 4000 ? daemon_log.size() - 4000 : 0);
   ASSERT_EQ(got, want) << "the peer's ledger differs from the source's: " << daemon_log.substr(daemon_log.size() > 6000 ? daemon_log.size() - 6000 : 0);
   EXPECT_EQ(want.substr(0, want.find(':')), "1300");

@@ -120,7 +120,25 @@ TEST(SyncCrashTest, KilledAtRandomMomentsUnderAMixedWorkloadLosesAndDoublesNothi
   writer.join();
   EXPECT_EQ(inserted.load(), rows_target);
 
+  const std::size_t log_before = ReadFile(log).size();
   Daemon last("run", config, log);
+  // Wait until this run streams on both peers: the slots may already be
+  // drained, and a SIGTERM sent while the process is still starting (before
+  // it installs its handler) kills it with the default action.
+  auto streaming_count = [&] {
+    std::string text = ReadFile(log).substr(log_before);
+    std::size_t n = 0;
+    for (std::size_t at = text.find("\"event\":\"streaming\""); at != std::string::npos;
+         at = text.find("\"event\":\"streaming\"", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  for (auto deadline = std::chrono::steady_clock::now() + 120s;
+       streaming_count() < 2 && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_GE(streaming_count(), 2u) << ReadFile(log);
   ASSERT_TRUE(WaitDrained(src, {"crosswalk_skillpath", "crosswalk_archive"}, 180s)) << ReadFile(log);
   EXPECT_EQ(last.Stop(SIGTERM), 0);
 
