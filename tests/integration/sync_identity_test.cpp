@@ -177,7 +177,9 @@ TEST_F(SyncIdentityTest, ProvisionSkipHoldAndDeadLetters) {
   // refuses 1.5: learner 6's 3 inserts and 1 update apply, in order; the
   // rest stay with a fresh error.
   src.Exec("SELECT crosswalk.link('sp_skip', md5('sp_skip6')::uuid::text, crosswalk.resolve('learnhub', '6'))");
-  std::string out = ShellOutput(kDaemon + " retry -c " + config_ + " 2>/dev/null || true");
+  // retry exits 3 while dead letters remain, 0 once none do.
+  std::string out = ShellOutput(kDaemon + " retry -c " + config_ + " 2>/dev/null; echo \"exit=$?\"");
+  EXPECT_NE(out.find("exit=3"), std::string::npos) << out;
   EXPECT_NE(out.find("peer=sp_skip retried=8 applied=4 left=4"), std::string::npos) << out;
   EXPECT_NE(out.find("peer=sp_provision retried=1 applied=0 left=1"), std::string::npos) << out;
   EXPECT_EQ(*skip.Scalar("SELECT count(*) FROM crosswalk_sync.dead_letter WHERE attempts = 1"), "4");
@@ -186,7 +188,7 @@ TEST_F(SyncIdentityTest, ProvisionSkipHoldAndDeadLetters) {
   EXPECT_EQ(Expected("sp_skip", "user_id <> 7 AND score <= 100"), Actual("sp_skip"));
   // Once the peer accepts the value, the last one applies.
   prov.Exec("ALTER TABLE course_progress DROP CONSTRAINT course_progress_progress_check");
-  out = ShellOutput(kDaemon + " retry -c " + config_ + " 2>/dev/null || true");
+  out = ShellOutput(kDaemon + " retry -c " + config_ + " 2>/dev/null; echo \"exit=$?\"");
   EXPECT_NE(out.find("peer=sp_provision retried=1 applied=1 left=0"), std::string::npos) << out;
   EXPECT_EQ(Expected("sp_provision", "true"), Actual("sp_provision"));
 }
