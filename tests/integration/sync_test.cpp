@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "cluster.hpp"
+#include "daemon.hpp"
 #include "pgoutput.hpp"
 
 namespace crosswalk::test {
@@ -23,107 +24,17 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const std::string kDaemon = std::string(CROSSWALK_BINARY_DIR) + "/crosswalk-sync";
-
-// A crosswalk-sync child process; killed (SIGKILL) if still running when destroyed.
-class Daemon {
- public:
-  Daemon(const std::string& command, const std::string& config, const std::string& log) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      dup2(fd, 2);
-      dup2(fd, 1);
-      execl(kDaemon.c_str(), kDaemon.c_str(), command.c_str(), "-c", config.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-  }
-  ~Daemon() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  // Sends `sig` and waits; returns the exit status (128+signal when killed).
-  int Stop(int sig) {
-    kill(pid_, sig);
-    return Wait();
-  }
-  int Wait() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
- private:
-  pid_t pid_ = -1;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+// The daemon process, ReadFile, CopyOut, WaitDrained and ExpectSameRows are
+// tests/support/daemon.hpp's, shared with the other crosswalk-sync tests.
+const std::string kDaemon = DaemonPath();
 
 std::string WriteConfig(const std::string& dir, const std::string& name, const std::string& json) {
-  std::string path = dir + "/" + name;
-  std::ofstream(path) << json;
-  return path;
-}
-
-// Runs COPY (query) TO STDOUT and returns the text.
-std::string CopyOut(pq::Connection& c, const std::string& query) {
-  pq::Result start = c.Check(PQexec(c.raw(), ("COPY (" + query + ") TO STDOUT").c_str()), "copy out");
-  std::string out;
-  for (;;) {
-    char* buf = nullptr;
-    int n = PQgetCopyData(c.raw(), &buf, 0);
-    if (n < 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    PQfreemem(buf);
-  }
-  c.Check(PQgetResult(c.raw()), "copy out end");
-  return out;
+  return WriteFile(dir + "/" + name, json);
 }
 
 // Waits until every slot has confirmed what the source has written so far.
-void WaitDrained(pq::Connection& source, const std::vector<std::string>& slots, std::chrono::seconds timeout = 120s) {
-  std::string target = *source.Scalar("SELECT pg_current_wal_insert_lsn()::text");
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (const auto& slot : slots) {
-    for (;;) {
-      auto ok = source.Scalar("SELECT confirmed_flush_lsn >= $2::pg_lsn FROM pg_replication_slots WHERE slot_name = $1",
-                              {slot, target});
-      if (ok == "t") break;
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "slot " << slot << " did not reach " << target;
-      std::this_thread::sleep_for(100ms);
-    }
-  }
-}
-
-// Compares `expected_query` (run on the source) with `actual_query` (run on
-// the peer), both producing one text line per row: EXCEPT ALL both ways.
-// Returns the number of expected rows.
-long long ExpectSameRows(pq::Connection& source, pq::Connection& peer, const std::string& expected_query,
-                         const std::string& actual_query) {
-  std::string expected = CopyOut(source, expected_query);
-  peer.Exec(
-      "SET client_min_messages = warning; DROP TABLE IF EXISTS pg_temp.expected_rows; CREATE TEMP TABLE expected_rows "
-      "(line text)");
-  peer.CopyIn("COPY pg_temp.expected_rows FROM STDIN", expected);
-  pq::Result r = peer.Exec(
-      "WITH actual AS (" + actual_query +
-      ") SELECT (SELECT count(*) FROM (SELECT line FROM pg_temp.expected_rows EXCEPT ALL SELECT * FROM actual) a), "
-      "(SELECT count(*) FROM (SELECT * FROM actual EXCEPT ALL SELECT line FROM pg_temp.expected_rows) b), "
-      "(SELECT count(*) FROM pg_temp.expected_rows), "
-      "(SELECT string_agg(line, E'\\n') FROM (SELECT line FROM pg_temp.expected_rows EXCEPT ALL SELECT * FROM actual "
-      "LIMIT 3) c), (SELECT string_agg(x, E'\\n') FROM (SELECT * FROM actual EXCEPT ALL SELECT line FROM "
-      "pg_temp.expected_rows LIMIT 3) d(x))");
-  EXPECT_EQ(r.value(0, 0), "0") << "rows missing on the peer, e.g.\n" << r.value(0, 3);
-  EXPECT_EQ(r.value(0, 1), "0") << "rows on the peer that the source does not have, e.g.\n" << r.value(0, 4);
-  return std::stoll(r.value(0, 2));
+void AssertDrained(pq::Connection& source, const std::vector<std::string>& slots, std::chrono::seconds timeout = 120s) {
+  ASSERT_TRUE(WaitDrained(source, slots, timeout)) << "the slots did not confirm the source's WAL in time";
 }
 
 // The source, its identity data (in the same database) and two peers.
@@ -305,7 +216,7 @@ TEST_F(SyncTest, SnapshotThenStreamExactlyOnceThroughStopsAndKills) {
   daemon = std::make_unique<Daemon>("run", config_, log_);
   SmallTransactions(src, 50, next_id);
 
-  WaitDrained(src, {"crosswalk_skillpath", "crosswalk_archive"});
+  AssertDrained(src, {"crosswalk_skillpath", "crosswalk_archive"});
   EXPECT_EQ(daemon->Stop(SIGTERM), 0);
   ExpectPeersMatchSource();
 
@@ -320,7 +231,7 @@ TEST_F(SyncTest, SnapshotThenStreamExactlyOnceThroughStopsAndKills) {
   daemon = std::make_unique<Daemon>("run", config_, log_);
   src.Exec("INSERT INTO items (id, user_id, qty, big) VALUES (20000000, 1, 7, repeat(md5('t'), 400))");
   src.Exec("UPDATE items SET qty = 8 WHERE id = 20000000");
-  WaitDrained(src, {"crosswalk_skillpath", "crosswalk_archive"});
+  AssertDrained(src, {"crosswalk_skillpath", "crosswalk_archive"});
   EXPECT_EQ(daemon->Stop(SIGTERM), 0);
   {
     auto a = peer_a_.Connect("skillpath");
