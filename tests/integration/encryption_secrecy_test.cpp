@@ -31,22 +31,6 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-// Every WAL segment of the cluster, concatenated.
-std::string ReadWal(const std::string& data_dir) {
-  std::string all;
-  const std::string dir = data_dir + "/pg_wal";
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) throw std::runtime_error("cannot list " + dir);
-  while (dirent* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (name.size() == 24 && name.find_first_not_of("0123456789ABCDEF") == std::string::npos) {
-      all += ReadFile(dir + "/" + name);
-    }
-  }
-  closedir(d);
-  return all;
-}
-
 std::vector<std::uint8_t> FromHex(const std::string& hex) {
   std::vector<std::uint8_t> out;
   if (!DecodeHex(hex, &out)) throw std::runtime_error("bad hex " + hex);

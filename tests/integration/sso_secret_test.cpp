@@ -35,22 +35,6 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-// Every WAL segment of the cluster, concatenated.
-std::string ReadWal(const std::string& data_dir) {
-  std::string all;
-  const std::string dir = data_dir + "/pg_wal";
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) throw std::runtime_error("cannot list " + dir);
-  while (dirent* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (name.size() == 24 && name.find_first_not_of("0123456789ABCDEF") == std::string::npos) {
-      all += ReadFile(dir + "/" + name);
-    }
-  }
-  closedir(d);
-  return all;
-}
-
 std::string RandomSecret(std::size_t n) {
   std::string s(n, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(s.data()), static_cast<int>(n)) != 1) throw std::bad_alloc();

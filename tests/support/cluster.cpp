@@ -1,5 +1,6 @@
 #include "cluster.hpp"
 
+#include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
@@ -97,6 +99,23 @@ std::string ShellOutput(const std::string& command) {
   int status = pclose(pipe.release());
   if (status != 0) throw std::runtime_error("command failed (" + std::to_string(status) + "): " + command);
   return out;
+}
+
+std::string ReadWal(const std::string& data_dir) {
+  std::string all;
+  const std::string dir = data_dir + "/pg_wal";
+  std::unique_ptr<DIR, int (*)(DIR*)> d(opendir(dir.c_str()), closedir);
+  if (!d) throw std::runtime_error("cannot list " + dir);
+  while (dirent* e = readdir(d.get())) {
+    std::string name = e->d_name;
+    if (name.size() == 24 && name.find_first_not_of("0123456789ABCDEF") == std::string::npos) {
+      std::ifstream f(dir + "/" + name, std::ios::binary);
+      std::stringstream ss;
+      ss << f.rdbuf();
+      all += ss.str();
+    }
+  }
+  return all;
 }
 
 std::string PgBinDir() {

@@ -47,6 +47,10 @@ class Cluster {
   int port_ = 0;
 };
 
+// Every WAL segment under data_dir/pg_wal, concatenated: what tests search
+// for secrets that must never reach the WAL.
+std::string ReadWal(const std::string& data_dir);
+
 // The PostgreSQL bin directory (pg_dump, pg_ctl, ...).
 std::string PgBinDir();
 
