@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <regex>
+#include <string_view>
+#include <vector>
 
 #include "log.hpp"
 
@@ -28,7 +30,7 @@ void ThrowUnlessConnected(PGconn* conn, const std::string& dsn) {
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string msg = PQerrorMessage(conn);
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    throw Error("08006", "could not connect to " + MaskDsn(dsn) + ": " + msg);
+    throw Error("08006", "could not connect to " + MaskDsn(dsn) + ": " + ScrubDsnSecrets(msg, dsn));
   }
   PQsetNoticeReceiver(conn, ReceiveNotice, nullptr);
 }
@@ -39,6 +41,39 @@ std::string MaskDsn(const std::string& dsn) {
   static const std::regex url(R"((postgres(?:ql)?://[^:/@\s]*:)([^@\s]*)(@))", std::regex::icase);
   std::string masked = std::regex_replace(dsn, kv, "$1***");
   return std::regex_replace(masked, url, "$1***$3");
+}
+
+std::string ScrubDsnSecrets(const std::string& text, const std::string& dsn) {
+  std::vector<std::string> secrets;
+  char* parse_error = nullptr;
+  if (PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &parse_error)) {
+    for (PQconninfoOption* o = options; o->keyword; ++o) {
+      if (o->val && std::string_view(o->keyword) == "password") secrets.emplace_back(o->val);
+    }
+    PQconninfoFree(options);
+  }
+  PQfreemem(parse_error);
+  // What a DSN libpq cannot parse may still hold: the URI's user:password up
+  // to the last '@', or a password= value up to the next space.
+  static const std::regex url(R"(postgres(?:ql)?://[^:/@\s]*:(.*)@)", std::regex::icase);
+  static const std::regex kv(R"(password\s*=\s*('(?:[^'\\]|\\.)*'|\S+))", std::regex::icase);
+  std::smatch m;
+  if (std::regex_search(dsn, m, url)) secrets.push_back(m[1]);
+  for (auto it = std::sregex_iterator(dsn.begin(), dsn.end(), kv); it != std::sregex_iterator(); ++it) {
+    std::string v = (*it)[1];
+    secrets.push_back(v);
+    if (v.size() >= 2 && v.front() == '\'') secrets.push_back(v.substr(1, v.size() - 2));
+  }
+  // Longest first, so a secret containing a shorter one is replaced whole.
+  std::sort(secrets.begin(), secrets.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  std::string out = MaskDsn(text);
+  for (const std::string& secret : secrets) {
+    if (secret.empty()) continue;
+    for (std::size_t at = out.find(secret); at != std::string::npos; at = out.find(secret, at + 3)) {
+      out.replace(at, secret.size(), "***");
+    }
+  }
+  return out;
 }
 
 Connection::Connection(const std::string& dsn) : conn_(PQconnectdb(dsn.c_str())) {

@@ -76,5 +76,9 @@ class Connection {
 
 // The DSN with any password=... value replaced by ***, for logs and errors.
 std::string MaskDsn(const std::string& dsn);
+// `text` (a libpq error, which may quote a malformed URI whole) with every
+// password `dsn` holds replaced by ***, found both by libpq's own parser and,
+// when the DSN does not parse, by its key=value and URI shapes.
+std::string ScrubDsnSecrets(const std::string& text, const std::string& dsn);
 
 }  // namespace crosswalk::pq
