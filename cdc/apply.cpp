@@ -18,6 +18,9 @@ namespace {
 // staging table first.
 constexpr std::size_t kInlineRows = 64;
 constexpr const char* kUnmappedState = "23503";
+// A change of a row that already has a dead letter (object not in
+// prerequisite state): it waits for that one.
+constexpr const char* kQueuedState = "55000";
 // A segment is applied once it holds this much row data, whatever its row
 // count: memory stays bounded however large a transaction is.
 constexpr std::size_t kMaxSegmentBytes = 32u << 20;
@@ -313,6 +316,10 @@ CREATE TABLE IF NOT EXISTS crosswalk_sync.held (
   change        jsonb NOT NULL
 );
 CREATE INDEX IF NOT EXISTS held_slot_key_idx ON crosswalk_sync.held (slot, hold_key);
+-- The source row a dead letter is about: later changes of that row queue
+-- behind it, so a retry replays them in source order.
+-- (An update that moves its row to a new key has both keys.)
+ALTER TABLE crosswalk_sync.dead_letter ADD COLUMN IF NOT EXISTS row_keys text[];
 COMMIT;
 )SQL");
 }
@@ -374,6 +381,10 @@ void PeerApplier::Prepare() {
   pq::Result held =
       conn_->ExecParams("SELECT DISTINCT hold_key FROM crosswalk_sync.held WHERE slot = $1", {peer_.slot});
   for (int i = 0; i < held.rows(); ++i) held_keys_.insert(held.value(i, 0));
+  dead_keys_.clear();
+  pq::Result dead = conn_->ExecParams(
+      "SELECT DISTINCT pg_catalog.unnest(row_keys) FROM crosswalk_sync.dead_letter WHERE slot = $1", {peer_.slot});
+  for (int i = 0; i < dead.rows(); ++i) dead_keys_.insert(dead.value(i, 0));
   stage_tables_.clear();
   identity_columns_.clear();
   tx_open_ = false;
@@ -410,6 +421,26 @@ std::string PeerApplier::RowKey(const RowChange& c) const {
   return key;
 }
 
+std::string PeerApplier::NewRowKey(const RowChange& c) const {
+  if (c.op != ChangeOp::kUpdate || !c.old_kind) return {};
+  RowChange probe;
+  probe.relation = c.relation;
+  probe.op = ChangeOp::kInsert;
+  probe.new_tuple = c.new_tuple;
+  return RowKey(probe);
+}
+
+bool PeerApplier::IsDeadKey(const std::string& key) {
+  if (!dead_keys_.count(key)) return false;
+  // `retry` runs in another process: a row it has cleared is live again.
+  pq::Result r = conn_->ExecParams(
+      "SELECT EXISTS (SELECT FROM crosswalk_sync.dead_letter WHERE slot = $1 AND row_keys @> ARRAY[$2])",
+      {peer_.slot, key});
+  if (r.value(0, 0) == "t") return true;
+  dead_keys_.erase(key);
+  return false;
+}
+
 std::string PeerApplier::SegmentMask(const RowChange& c) const {
   if (c.op != ChangeOp::kUpdate) return {};
   std::string mask(c.new_tuple.size(), '0');
@@ -440,14 +471,7 @@ void PeerApplier::AddChange(RowChange change) {
   }
   std::string mask = SegmentMask(change);
   std::string key = RowKey(change);
-  std::string new_key;
-  if (change.op == ChangeOp::kUpdate && change.old_kind) {
-    RowChange probe;
-    probe.relation = change.relation;
-    probe.op = ChangeOp::kInsert;
-    probe.new_tuple = change.new_tuple;
-    new_key = RowKey(probe);
-  }
+  std::string new_key = NewRowKey(change);
   bool compatible = !pending_.rows.empty() && pending_.relation == change.relation && pending_.op == change.op &&
                     pending_.mask == mask &&
                     pending_.rows.size() < static_cast<std::size_t>(bulk_ ? std::max(config_.apply.batch_rows, 20000)
@@ -461,6 +485,13 @@ void PeerApplier::AddChange(RowChange change) {
     pending_.relation = change.relation;
     pending_.op = change.op;
     pending_.mask = mask;
+  }
+  // After the flush above, which may have dead-lettered an earlier change of
+  // this row (a segment never holds two changes of one row).
+  if (!dead_keys_.empty() && (IsDeadKey(key) || (!new_key.empty() && IsDeadKey(new_key)))) {
+    DeadLetter(change, kQueuedState,
+               "queued behind an earlier dead letter of the same row: retry applies them in source order");
+    return;
   }
   if (change.op == ChangeOp::kUpdate) {
     pending_.keys.insert(key);
@@ -1136,12 +1167,20 @@ void PeerApplier::DeadLetter(const RowChange& c, const std::string& sqlstate, co
   }
   const Relation& r = *c.relation;
   json row = TupleToJson(r, c.op == ChangeOp::kDelete ? c.old_tuple : c.new_tuple);
+  // The rows whose later changes queue behind this one: an update that
+  // moves its row to a new key parks both keys.
+  json keys = json::array({RowKey(c)});
+  std::string moved_to = NewRowKey(c);
+  if (!moved_to.empty() && moved_to != keys[0]) keys.push_back(moved_to);
   conn_->ExecParams(
-      "INSERT INTO crosswalk_sync.dead_letter (slot, lsn, source_table, operation, sqlstate, error, \"row\", change) "
-      "VALUES ($1, $2::pg_lsn, $3, $4, $5, $6, $7::jsonb, $8::jsonb)",
+      "INSERT INTO crosswalk_sync.dead_letter (slot, lsn, source_table, operation, sqlstate, error, \"row\", change, "
+      "row_keys) VALUES ($1, $2::pg_lsn, $3, $4, $5, $6, $7::jsonb, $8::jsonb, "
+      "ARRAY(SELECT pg_catalog.jsonb_array_elements_text($9::jsonb)))",
       {peer_.slot, FormatLsn(c.lsn), r.schema + "." + r.name, ChangeOpName(c.op), sqlstate, error,
        row.dump(-1, ' ', false, json::error_handler_t::replace),
-       EncodeChange(c).dump(-1, ' ', false, json::error_handler_t::replace)});
+       EncodeChange(c).dump(-1, ' ', false, json::error_handler_t::replace),
+       keys.dump(-1, ' ', false, json::error_handler_t::replace)});
+  for (const auto& k : keys) dead_keys_.insert(k.get<std::string>());
   ++counters_.dead_letters;
   Metrics::Get().AddDeadLetters(peer_.name, 1);
   Log(LogLevel::kWarning, "dead_letter",
@@ -1330,10 +1369,22 @@ std::size_t PeerApplier::ReleaseHeld() {
 
 std::pair<std::size_t, std::size_t> PeerApplier::RetryDeadLetters() {
   pq::Result r = conn_->ExecParams(
-      "SELECT id, lsn::text, change::text FROM crosswalk_sync.dead_letter WHERE slot = $1 ORDER BY id", {peer_.slot});
+      "SELECT id, lsn::text, change::text, pg_catalog.array_to_json(row_keys)::text FROM crosswalk_sync.dead_letter "
+      "WHERE slot = $1 ORDER BY id",
+      {peer_.slot});
   std::size_t applied = 0, left = 0;
+  // Rows whose earlier dead letter is still failing: their later ones wait,
+  // so a row never ends up with an older version than it had.
+  std::unordered_set<std::string> blocked;
   for (int i = 0; i < r.rows(); ++i) {
     std::string id = r.value(i, 0);
+    std::vector<std::string> keys;
+    if (!r.is_null(i, 3)) keys = json::parse(r.value(i, 3)).get<std::vector<std::string>>();
+    if (std::any_of(keys.begin(), keys.end(), [&](const std::string& k) { return blocked.count(k) > 0; })) {
+      blocked.insert(keys.begin(), keys.end());
+      ++left;
+      continue;
+    }
     try {
       RowChange c = DecodeChange(json::parse(r.value(i, 2)), ParseLsn(r.value(i, 1)));
       if (!plans_.count(QualifiedName{c.relation->schema, c.relation->name})) {
@@ -1358,6 +1409,7 @@ std::pair<std::size_t, std::size_t> PeerApplier::RetryDeadLetters() {
       conn_->ExecParams(
           "UPDATE crosswalk_sync.dead_letter SET attempts = attempts + 1, sqlstate = $2, error = $3 WHERE id = $1",
           {id, e.sqlstate(), e.what()});
+      blocked.insert(keys.begin(), keys.end());
       ++left;
     }
   }

@@ -173,6 +173,10 @@ class PeerApplier {
   void DeadLetter(const RowChange& change, const std::string& sqlstate, const std::string& error);
   void Hold(const RowChange& change);
   std::string RowKey(const RowChange& change) const;
+  // The key an update moves its row to (empty unless it sent an old key).
+  std::string NewRowKey(const RowChange& change) const;
+  // Whether `key` has a dead letter still waiting (checked on the peer).
+  bool IsDeadKey(const std::string& key);
   std::string SegmentMask(const RowChange& change) const;
   const std::vector<int>& IdentityColumns(const Relation& relation);
   std::string StageTypes(const Relation& relation, std::vector<std::string>& types);
@@ -191,6 +195,7 @@ class PeerApplier {
   std::unordered_map<std::string, std::vector<int>> identity_columns_;  // by relation signature
   std::unordered_map<std::string, std::string> stage_tables_;           // by relation signature
   std::unordered_set<std::string> held_keys_;
+  std::unordered_set<std::string> dead_keys_;  // rows with a dead letter: later changes queue behind it
   Segment pending_;
   std::optional<DirectCopy> copy_;
   bool tx_open_ = false;

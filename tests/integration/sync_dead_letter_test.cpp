@@ -1,0 +1,109 @@
+// Dead letters keep each row's changes in source order, and the one-COPY
+// migration falls back to the statement path when the peer rejects a row.
+//
+// A row the peer rejects parks the later changes of that row behind it (as
+// dead letters of their own, SQLSTATE 55000), so `retry` replays them in
+// source order and the peer ends with the source's version: without that, a
+// later update would apply, and retry would then overwrite it with the older
+// rejected one, or re-insert a row the source has since deleted.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <thread>
+
+#include "cluster.hpp"
+#include "daemon.hpp"
+
+namespace crosswalk::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Polls `query` on `c` until it returns `want` or 60 s pass; returns the last value.
+std::string WaitFor(pq::Connection& c, const std::string& query, const std::string& want) {
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  std::string got;
+  while ((got = c.Exec(query).value(0, 0)) != want && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(200ms);
+  }
+  return got;
+}
+
+TEST(SyncDeadLetters, RowsKeepSourceOrderThroughRetry) {
+  Cluster source, peer;
+  source.Connect().Exec("CREATE DATABASE learnhub");
+  peer.Connect().Exec("CREATE DATABASE skillpath");
+  auto src = source.Connect("learnhub");
+  src.Exec(
+      "CREATE TABLE items (id int PRIMARY KEY, qty int); "
+      "INSERT INTO items SELECT g, g % 10 FROM generate_series(1, 1000) g; "
+      "INSERT INTO items VALUES (1001, -1); "  // the peer rejects it during the migration
+      "CREATE TABLE clean (id int PRIMARY KEY, v text); "
+      "INSERT INTO clean SELECT g, 'v' || g FROM generate_series(1, 500) g");
+  auto p = peer.Connect("skillpath");
+  p.Exec(
+      "CREATE TABLE things (id int PRIMARY KEY, qty int CONSTRAINT qty_ok CHECK (qty >= 0)); "
+      "CREATE TABLE clean (id int PRIMARY KEY, v text)");
+  // Same-typed columns one to one: the migration's one-COPY path.
+  std::string config = WriteFile(peer.dir() + "/sync.json", R"({
+    "source": { "dsn": ")" + source.Dsn("learnhub") + R"(", "platform": "learnhub",
+                "publication": "crosswalk", "create_publication": true },
+    "peers": [ { "name": "skillpath", "dsn": ")" + peer.Dsn("skillpath") +
+                                                                R"(", "platform": "skillpath",
+      "tables": [ { "source": "items", "target": "things", "key": ["id"], "columns": { "id": "id", "qty": "qty" } },
+                  { "source": "clean", "target": "clean", "key": ["id"], "columns": { "id": "id", "v": "v" } } ] } ] })");
+  std::string log = peer.dir() + "/daemon.log";
+  Daemon daemon("run", config, log);
+
+  // The migration: items' COPY is rejected and replayed row by row, which
+  // dead-letters row 1001 alone; clean goes through one COPY.
+  ASSERT_EQ(WaitFor(p, "SELECT count(*) FROM clean", "500"), "500") << ReadFile(log);
+  ASSERT_EQ(WaitFor(p, "SELECT count(*) FROM things", "1000"), "1000") << ReadFile(log);
+  std::string text = ReadFile(log);
+  EXPECT_NE(text.find(R"("event":"snapshot_table")"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("one_copy":false,"peer":"skillpath","rows":1001,"table":"public.items")"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"("one_copy":true,"peer":"skillpath","rows":500,"table":"public.clean")"), std::string::npos)
+      << text;
+
+  // Streaming: row 5 is rejected, then changed again; row 1001 (never on the
+  // peer) is deleted; row 6 is unaffected by any of it.
+  src.Exec("UPDATE items SET qty = -5 WHERE id = 5");
+  src.Exec("UPDATE items SET qty = 7 WHERE id = 5");
+  src.Exec("UPDATE items SET qty = 8 WHERE id = 6");
+  src.Exec("DELETE FROM items WHERE id = 1001");
+  ASSERT_TRUE(WaitDrained(src, {"crosswalk_skillpath"}, 60s)) << ReadFile(log);
+  EXPECT_EQ(
+      p.Exec("SELECT string_agg(id || '=' || qty, ',' ORDER BY id) FROM things WHERE id IN (5, 6, 1001)").value(0, 0),
+      "5=5,6=8");
+  EXPECT_EQ(p.Exec("SELECT string_agg(format('%s %s %s', operation, sqlstate, \"row\"->>'id'), '; ' ORDER BY id) "
+                   "FROM crosswalk_sync.dead_letter")
+                .value(0, 0),
+            "insert 23514 1001; update 23514 5; update 55000 5; delete 55000 1001");
+
+  // Retry while the constraint still holds: the first of each row fails
+  // again and the ones queued behind it are not tried.
+  std::string out = ShellOutput(DaemonPath() + " retry -c " + config + " 2>/dev/null; echo \"exit=$?\"");
+  EXPECT_NE(out.find("peer=skillpath retried=4 applied=0 left=4"), std::string::npos) << out;
+  EXPECT_NE(out.find("exit=3"), std::string::npos) << out;
+  EXPECT_EQ(p.Exec("SELECT string_agg(attempts::text, ',' ORDER BY id) FROM crosswalk_sync.dead_letter").value(0, 0),
+            "1,1,0,0");
+
+  // The peer's rule is relaxed: retry replays each row's changes in order,
+  // and the peer equals the source.
+  p.Exec("ALTER TABLE things DROP CONSTRAINT qty_ok");
+  out = ShellOutput(DaemonPath() + " retry -c " + config + " 2>/dev/null; echo \"exit=$?\"");
+  EXPECT_NE(out.find("peer=skillpath retried=4 applied=4 left=0"), std::string::npos) << out;
+  EXPECT_NE(out.find("exit=0"), std::string::npos) << out;
+  ExpectSameRows(src, p, "SELECT id || '=' || qty FROM items", "SELECT id || '=' || qty FROM things");
+
+  // The running daemon sees the rows cleared: their next changes apply.
+  src.Exec("UPDATE items SET qty = 9 WHERE id = 5");
+  ASSERT_TRUE(WaitDrained(src, {"crosswalk_skillpath"}, 60s)) << ReadFile(log);
+  EXPECT_EQ(p.Exec("SELECT qty FROM things WHERE id = 5").value(0, 0), "9");
+  EXPECT_EQ(p.Exec("SELECT count(*) FROM crosswalk_sync.dead_letter").value(0, 0), "0");
+  EXPECT_EQ(daemon.Stop(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace crosswalk::test
