@@ -394,7 +394,34 @@ void PeerApplier::Prepare() {
 std::optional<Lsn> PeerApplier::StoredPosition() {
   auto v = conn_->Scalar("SELECT applied_lsn::text FROM crosswalk_sync.progress WHERE slot = $1", {peer_.slot});
   if (!v) return std::nullopt;
-  return ParseLsn(*v);
+  stored_ = ParseLsn(*v);
+  return stored_;
+}
+
+void PeerApplier::LockSlot() {
+  const std::string key = "pg_catalog.hashtext('crosswalk_sync'), pg_catalog.hashtext($1)";
+  if (conn_->Scalar("SELECT pg_catalog.pg_try_advisory_lock(" + key + ")", {peer_.slot}) == "t") return;
+  auto holder = conn_->Scalar(
+      "SELECT format('pid %s, %s, %s since %s', a.pid, COALESCE(NULLIF(a.application_name, ''), 'no name'), a.state, "
+      "a.state_change) FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+      "WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_catalog.pg_database "
+      "WHERE datname = pg_catalog.current_database()) AND l.classid::int = pg_catalog.hashtext('crosswalk_sync') "
+      "AND l.objid::int = pg_catalog.hashtext($1) AND l.objsubid = 2",
+      {peer_.slot});
+  throw Error("55P03",
+              "slot " + peer_.slot + " is being applied to peer " + peer_.name + " by another session (" +
+                  holder.value_or("gone meanwhile") + ")",
+              "A killed crosswalk-sync's session ends by itself once it notices; if another crosswalk-sync runs "
+              "this peer, stop one.");
+}
+
+void PeerApplier::StorePosition(Lsn lsn) {
+  if (lsn <= stored_) return;
+  conn_->ExecParams(
+      "UPDATE crosswalk_sync.progress SET applied_lsn = $2::pg_lsn, updated_at = pg_catalog.now() "
+      "WHERE slot = $1 AND applied_lsn < $2::pg_lsn",
+      {peer_.slot, FormatLsn(lsn)});
+  stored_ = lsn;
 }
 
 void PeerApplier::ExecInTransaction(const std::string& sql) {
@@ -1248,6 +1275,7 @@ void PeerApplier::CommitTransaction(Lsn end_lsn, bool snapshot, std::uint64_t so
   }
   tx_open_ = false;
   stage_used_in_tx_ = false;
+  stored_ = std::max(stored_, end_lsn);
   counters_.transactions += source_transactions;
   counters_.rows_applied += tx_rows_;
   tx_rows_ = 0;

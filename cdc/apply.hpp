@@ -78,6 +78,18 @@ class PeerApplier {
   // The applied position stored on the peer, or nullopt when this slot has
   // never been applied here (a snapshot is needed).
   std::optional<Lsn> StoredPosition();
+  // Claims this peer's slot for this session (a session-level advisory lock
+  // on the peer, held until the connection closes). A session of a killed
+  // daemon may still be running, even committing, its last transaction;
+  // until it has ended, crosswalk_sync.progress is not final. Throws 55P03
+  // (retried) naming the session that holds it.
+  void LockSlot();
+  // Records `lsn` as applied although no change of this peer's came up to
+  // it (transactions not mapped here, keepalives), outside any peer
+  // transaction, so the slot is never confirmed past what the peer stores.
+  void StorePosition(Lsn lsn);
+  // The position last read from or written to crosswalk_sync.progress.
+  Lsn stored_position() const { return stored_; }
 
   bool MapsTable(const QualifiedName& source) const { return plans_.count(source) > 0; }
 
@@ -202,6 +214,7 @@ class PeerApplier {
   bool stage_used_in_tx_ = false;
   bool savepoint_open_ = false;
   bool bulk_ = false;
+  Lsn stored_ = 0;
   std::uint64_t tx_rows_ = 0;
   // Rows of the open peer transaction by (source table, operation), for
   // the rows_applied metric once it commits.

@@ -105,6 +105,9 @@ void ValidateConfig(const Config& config, std::ostream& out, bool tolerate_down_
       out << "will create the slot and migrate a snapshot, then stream\n";
     } else if (!slot) {
       out << "SLOT LOST (peer applied up to " << FormatLsn(*stored) << "): run refuses to start\n";
+    } else if (ParseLsn(*slot) > *stored) {
+      out << "SLOT AHEAD OF PEER (slot confirmed " << *slot << ", peer stores " << FormatLsn(*stored)
+          << "): run refuses to start\n";
     } else {
       out << "will stream from " << FormatLsn(*stored) << "\n";
     }

@@ -76,6 +76,24 @@ void EnsurePublication(const Config& config, bool may_create) {
 PeerStream::PeerStream(const Config& config, const PeerConfig& peer, const std::atomic<bool>& stop)
     : config_(config), peer_(peer), stop_(stop), applier_(config, peer) {}
 
+void PeerStream::CheckSlotNotAhead(const std::optional<std::string>& confirmed_text, Lsn stored) const {
+  // The daemon stores a position on the peer before it confirms it to the
+  // slot, so a slot that confirmed more than the peer stores is not the one
+  // this peer followed (dropped and created again, advanced by hand) or the
+  // peer went back (restored from a backup): the changes in between are on
+  // neither side any more, and streaming on would hide that.
+  if (!confirmed_text) return;
+  Lsn confirmed = ParseLsn(*confirmed_text);
+  if (confirmed <= stored) return;
+  throw Error("55000",
+              "replication slot " + peer_.slot + " has confirmed up to " + FormatLsn(confirmed) + " but peer " +
+                  peer_.name + " stores " + FormatLsn(stored) +
+                  ": the slot was created again or advanced, or the peer restored from an older backup; the changes "
+                  "in between would be lost",
+              "Refusing to stream from it. To migrate again: DELETE FROM crosswalk_sync.progress WHERE slot = '" +
+                  peer_.slot + "' on the peer, empty the target tables, and run again.");
+}
+
 bool PeerStream::SleepUnlessStopped(int ms) const {
   auto until = Clock::now() + std::chrono::milliseconds(ms);
   while (Clock::now() < until) {
@@ -100,6 +118,9 @@ void PeerStream::Run(bool snapshot_only) {
             {{"peer", peer_.name}, {"sqlstate", e.sqlstate()}, {"message", e.what()}, {"hint", e.hint()}});
         throw;
       }
+      // A connection that got as far as streaming starts the backoff over.
+      if (streamed_) backoff_ms = 500;
+      streamed_ = false;
       int wait = backoff_ms / 2 + static_cast<int>(rng() % static_cast<unsigned>(backoff_ms / 2 + 1));
       Log(LogLevel::kWarning, "reconnect",
           {{"peer", peer_.name}, {"sqlstate", e.sqlstate()}, {"message", e.what()}, {"retry_in_ms", wait}});
@@ -113,11 +134,12 @@ void PeerStream::Run(bool snapshot_only) {
 
 void PeerStream::RunOnce(bool snapshot_only) {
   applier_.Prepare();
+  applier_.LockSlot();
   pq::Connection source(config_.source.dsn);
   std::optional<Lsn> stored = applier_.StoredPosition();
   pq::Result slot = source.ExecParams(
-      "SELECT plugin, database = pg_catalog.current_database(), active FROM pg_catalog.pg_replication_slots "
-      "WHERE slot_name = $1",
+      "SELECT plugin, database = pg_catalog.current_database(), active, confirmed_flush_lsn::text "
+      "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
       {peer_.slot});
   bool slot_exists = slot.rows() == 1;
   if (slot_exists && (slot.value(0, 0) != "pgoutput" || slot.value(0, 1) != "t")) {
@@ -152,12 +174,14 @@ void PeerStream::RunOnce(bool snapshot_only) {
         "Refusing to start from a new slot. To migrate again: DELETE FROM crosswalk_sync.progress WHERE slot = '" +
             peer_.slot + "' on the peer, empty the target tables, and run again.");
   } else {
+    CheckSlotNotAhead(slot.get(0, 3), *stored);
     Log(LogLevel::kInfo, "resume", {{"peer", peer_.name}, {"slot", peer_.slot}, {"lsn", FormatLsn(*stored)}});
   }
   if (snapshot_only) return;
   repl.StartReplication(peer_.slot, *stored, config_.source.publication);
   Log(LogLevel::kInfo, "streaming", {{"peer", peer_.name}, {"lsn", FormatLsn(*stored)}});
   Metrics::Get().SetPeerState(peer_.name, PeerState::kStreaming);
+  streamed_ = true;
 
   RelationCache relations;
   Lsn applied = *stored;   // end of the last transaction committed on the peer
@@ -196,6 +220,15 @@ void PeerStream::RunOnce(bool snapshot_only) {
   auto send_status = [&](bool reply) {
     // Nothing pending: everything received is applied or not ours.
     Lsn flush = (in_tx || group_open) ? applied : std::max(applied, received);
+    // The slot never confirms past what the peer stores (see
+    // CheckSlotNotAhead); inside a peer transaction it waits for the commit.
+    if (flush > applier_.stored_position()) {
+      if (applier_.in_transaction()) {
+        flush = applier_.stored_position();
+      } else {
+        applier_.StorePosition(flush);
+      }
+    }
     repl.SendStatus(received, flush, reply);
     reported = flush;
     last_status = Clock::now();
@@ -292,6 +325,7 @@ void PeerStream::RunOnce(bool snapshot_only) {
   applier_.AbortTransaction();
   in_tx = false;
   received = std::max(received, applied);
+  applier_.StorePosition(applied);
   repl.SendStatus(applied, applied, false);
   Log(LogLevel::kInfo, "stopped", {{"peer", peer_.name}, {"applied_lsn", FormatLsn(applied)}});
 }

@@ -27,11 +27,14 @@ class PeerStream {
   void RunOnce(bool snapshot_only);
   void Stream(Lsn start);
   bool SleepUnlessStopped(int milliseconds) const;
+  // Throws 55000 when the slot confirmed past the peer's stored position.
+  void CheckSlotNotAhead(const std::optional<std::string>& confirmed, Lsn stored) const;
 
   const Config& config_;
   const PeerConfig& peer_;
   const std::atomic<bool>& stop_;
   PeerApplier applier_;
+  bool streamed_ = false;  // the current connection reached streaming
 };
 
 }  // namespace crosswalk::cdc

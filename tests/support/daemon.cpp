@@ -110,6 +110,37 @@ bool WaitDrained(pq::Connection& source, const std::vector<std::string>& slots, 
   return true;
 }
 
+bool WaitPeersDrained(pq::Connection& source, const std::vector<PeerSlot>& peers, std::chrono::seconds timeout) {
+  std::string target = *source.Scalar("SELECT pg_current_wal_insert_lsn()::text");
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (const auto& p : peers) {
+    for (;;) {
+      auto slot_done = source.Scalar(
+          "SELECT confirmed_flush_lsn >= $2::pg_lsn FROM pg_replication_slots WHERE slot_name = $1", {p.slot, target});
+      std::optional<std::string> peer_done;
+      try {
+        peer_done = p.peer->Scalar("SELECT applied_lsn >= $2::pg_lsn FROM crosswalk_sync.progress WHERE slot = $1",
+                                   {p.slot, target});
+      } catch (const Error&) {
+        // crosswalk_sync not created yet
+      }
+      if (slot_done == "t" && peer_done == "t") break;
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  return true;
+}
+
+bool PollUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
 long long ExpectSameRows(pq::Connection& source, pq::Connection& peer, const std::string& expected_query,
                          const std::string& actual_query) {
   std::string expected = CopyOut(source, expected_query);

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,21 @@ std::string CopyOut(pq::Connection& c, const std::string& query);
 // Waits until every slot has confirmed what the source has written so far;
 // returns false at the timeout.
 bool WaitDrained(pq::Connection& source, const std::vector<std::string>& slots, std::chrono::seconds timeout);
+
+// A peer database and the slot that feeds it, for WaitPeersDrained.
+struct PeerSlot {
+  pq::Connection* peer;
+  std::string slot;
+};
+
+// Waits until, for every peer, both the slot has confirmed and the peer's
+// crosswalk_sync.progress stores what the source has written so far. A slot
+// alone is not enough: a fresh slot confirms its consistent point before the
+// peer has committed the snapshot. Returns false at the timeout.
+bool WaitPeersDrained(pq::Connection& source, const std::vector<PeerSlot>& peers, std::chrono::seconds timeout);
+
+// Polls `done` every 50 ms until it returns true or `timeout` passes.
+bool PollUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout);
 
 // Compares `expected_query` (run on the source) with `actual_query` (run on
 // the peer), each one text column: EXCEPT ALL both ways, as gtest failures
