@@ -78,9 +78,19 @@ TEST(SyncRestartTest, SourceAndPeerRestartedMidStream) {
     return PollUntil([&] { return committed >= target; }, 60s);
   };
 
+  auto streaming_events = [&] {
+    std::string text = ReadFile(log);
+    std::size_t n = 0;
+    for (auto at = text.find("\"event\":\"streaming\""); at != std::string::npos;
+         at = text.find("\"event\":\"streaming\"", at + 1))
+      ++n;
+    return n;
+  };
   ASSERT_TRUE(wait_committed(30));
   source.Restart();
   ASSERT_TRUE(wait_committed(30));
+  // Both peers stream again before the next outage.
+  ASSERT_TRUE(PollUntil([&] { return streaming_events() >= 4; }, 60s)) << ReadFile(log);
   peer_b.StopImmediate();
   ASSERT_TRUE(wait_committed(30));
   peer_b.Start();
