@@ -292,6 +292,10 @@ CREATE TABLE IF NOT EXISTS crosswalk_sync.progress (
   rows_applied  bigint NOT NULL DEFAULT 0,
   updated_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
+-- True once a daemon that stores every position before confirming it to the
+-- slot has taken this row over; false for rows of earlier daemons, which
+-- could confirm positions past the stored one.
+ALTER TABLE crosswalk_sync.progress ADD COLUMN IF NOT EXISTS guards_slot boolean NOT NULL DEFAULT false;
 CREATE TABLE IF NOT EXISTS crosswalk_sync.dead_letter (
   id            bigserial PRIMARY KEY,
   slot          text NOT NULL,
@@ -392,10 +396,18 @@ void PeerApplier::Prepare() {
 }
 
 std::optional<Lsn> PeerApplier::StoredPosition() {
-  auto v = conn_->Scalar("SELECT applied_lsn::text FROM crosswalk_sync.progress WHERE slot = $1", {peer_.slot});
-  if (!v) return std::nullopt;
-  stored_ = ParseLsn(*v);
+  pq::Result r = conn_->ExecParams("SELECT applied_lsn::text, guards_slot FROM crosswalk_sync.progress WHERE slot = $1",
+                                   {peer_.slot});
+  if (r.rows() == 0) return std::nullopt;
+  stored_ = ParseLsn(r.value(0, 0));
+  stored_guards_slot_ = r.value(0, 1) == "t";
   return stored_;
+}
+
+void PeerApplier::GuardSlot() {
+  if (stored_guards_slot_) return;
+  conn_->ExecParams("UPDATE crosswalk_sync.progress SET guards_slot = true WHERE slot = $1", {peer_.slot});
+  stored_guards_slot_ = true;
 }
 
 void PeerApplier::LockSlot() {
@@ -1254,11 +1266,11 @@ void PeerApplier::Truncate(const std::vector<std::shared_ptr<const Relation>>& r
 void PeerApplier::CommitTransaction(Lsn end_lsn, bool snapshot, std::uint64_t source_transactions) {
   std::string lsn = QuoteLiteral(FormatLsn(end_lsn));
   CommitSql progress = [&](std::size_t rows) {
-    return "INSERT INTO crosswalk_sync.progress AS p (slot, applied_lsn, snapshot_lsn, transactions, rows_applied) "
-           "VALUES (" +
+    return "INSERT INTO crosswalk_sync.progress AS p (slot, applied_lsn, snapshot_lsn, transactions, rows_applied, "
+           "guards_slot) VALUES (" +
            QuoteLiteral(peer_.slot) + ", " + lsn + ", " + (snapshot ? lsn : "NULL") + ", " +
            std::to_string(source_transactions) + ", " + std::to_string(rows) +
-           ") ON CONFLICT (slot) DO UPDATE SET applied_lsn = EXCLUDED.applied_lsn, "
+           ", true) ON CONFLICT (slot) DO UPDATE SET applied_lsn = EXCLUDED.applied_lsn, "
            "snapshot_lsn = COALESCE(EXCLUDED.snapshot_lsn, p.snapshot_lsn), transactions = p.transactions + "
            "EXCLUDED.transactions, "
            "rows_applied = p.rows_applied + EXCLUDED.rows_applied, updated_at = pg_catalog.now(); COMMIT";

@@ -88,6 +88,11 @@ class PeerApplier {
   // it (transactions not mapped here, keepalives), outside any peer
   // transaction, so the slot is never confirmed past what the peer stores.
   void StorePosition(Lsn lsn);
+  // Whether the stored position was kept by a daemon that stores before it
+  // confirms (false: an earlier daemon's, which may trail its slot), and
+  // marking it so once this daemon takes it over.
+  bool stored_guards_slot() const { return stored_guards_slot_; }
+  void GuardSlot();
   // The position last read from or written to crosswalk_sync.progress.
   Lsn stored_position() const { return stored_; }
 
@@ -207,7 +212,8 @@ class PeerApplier {
   std::unordered_map<std::string, std::vector<int>> identity_columns_;  // by relation signature
   std::unordered_map<std::string, std::string> stage_tables_;           // by relation signature
   std::unordered_set<std::string> held_keys_;
-  std::unordered_set<std::string> dead_keys_;  // rows with a dead letter: later changes queue behind it
+  std::unordered_set<std::string> dead_keys_;
+  bool stored_guards_slot_ = false;  // rows with a dead letter: later changes queue behind it
   Segment pending_;
   std::optional<DirectCopy> copy_;
   bool tx_open_ = false;

@@ -174,9 +174,20 @@ void PeerStream::RunOnce(bool snapshot_only) {
         "Refusing to start from a new slot. To migrate again: DELETE FROM crosswalk_sync.progress WHERE slot = '" +
             peer_.slot + "' on the peer, empty the target tables, and run again.");
   } else {
-    CheckSlotNotAhead(slot.get(0, 3), *stored);
+    std::optional<std::string> confirmed = slot.get(0, 3);
+    if (!applier_.stored_guards_slot() && confirmed && ParseLsn(*confirmed) > *stored) {
+      // Progress kept by an earlier daemon, which confirmed positions past
+      // the stored one when nothing for this peer lay between them (an idle
+      // source, other tables): the slot's position is the applied one.
+      Log(LogLevel::kInfo, "adopt_slot_position",
+          {{"peer", peer_.name}, {"slot", peer_.slot}, {"stored_lsn", FormatLsn(*stored)}, {"lsn", *confirmed}});
+      applier_.StorePosition(ParseLsn(*confirmed));
+      stored = ParseLsn(*confirmed);
+    }
+    CheckSlotNotAhead(confirmed, *stored);
     Log(LogLevel::kInfo, "resume", {{"peer", peer_.name}, {"slot", peer_.slot}, {"lsn", FormatLsn(*stored)}});
   }
+  applier_.GuardSlot();
   if (snapshot_only) return;
   repl.StartReplication(peer_.slot, *stored, config_.source.publication);
   Log(LogLevel::kInfo, "streaming", {{"peer", peer_.name}, {"lsn", FormatLsn(*stored)}});

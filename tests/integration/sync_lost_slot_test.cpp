@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <thread>
+
 #include "cluster.hpp"
 #include "daemon.hpp"
 
@@ -39,9 +41,34 @@ TEST(SyncLostSlotTest, ALostOrReplacedSlotIsRefusedAndAResnapshotRecovers) {
   }
   EXPECT_EQ(*p.Scalar("SELECT count(*) FROM t"), "200");
 
+  // Progress kept by an earlier daemon (guards_slot false), whose slot
+  // confirmed past the stored position while the source wrote only what
+  // this peer does not take: the slot's position is adopted, not refused,
+  // and streaming goes on from it.
+  src.Exec("CREATE TABLE other (id int); INSERT INTO other SELECT generate_series(1, 1000)");
+  // (The stopped daemon's walsender may take a moment to release the slot.)
+  for (int i = 0; i < 100 && *src.Scalar("SELECT active FROM pg_replication_slots") == "t"; ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  src.Exec("SELECT pg_replication_slot_advance('crosswalk_archive', pg_current_wal_lsn())");
+  p.Exec("UPDATE crosswalk_sync.progress SET guards_slot = false");
+  std::string before = *p.Scalar("SELECT applied_lsn::text FROM crosswalk_sync.progress");
+  {
+    std::size_t from = ReadFile(log).size();
+    Daemon d("run", config, log);
+    src.Exec("INSERT INTO t SELECT g, 'adopted' FROM generate_series(201, 210) g");
+    ASSERT_TRUE(WaitPeersDrained(src, {{&p, "crosswalk_archive"}}, 60s)) << ReadFile(log);
+    EXPECT_EQ(d.Stop(SIGTERM), 0);
+    EXPECT_NE(ReadFile(log).substr(from).find(R"("event":"adopt_slot_position")"), std::string::npos)
+        << ReadFile(log).substr(from);
+  }
+  EXPECT_EQ(*p.Scalar("SELECT count(*) FROM t"), "210");
+  EXPECT_EQ(*p.Scalar("SELECT guards_slot FROM crosswalk_sync.progress"), "t");
+  EXPECT_EQ(*p.Scalar("SELECT applied_lsn > '" + before + "'::pg_lsn FROM crosswalk_sync.progress"), "t");
+
   // Lost: the slot is gone while rows keep coming.
   src.Exec("SELECT pg_drop_replication_slot('crosswalk_archive')");
-  src.Exec("INSERT INTO t SELECT g, 'lost' FROM generate_series(201, 250) g");
+  src.Exec("INSERT INTO t SELECT g, 'lost' FROM generate_series(211, 250) g");
   std::string plan = ShellOutput(check);
   EXPECT_NE(plan.find("peer archive"), std::string::npos) << plan;
   EXPECT_NE(plan.find("SLOT LOST"), std::string::npos) << plan;
@@ -73,7 +100,7 @@ TEST(SyncLostSlotTest, ALostOrReplacedSlotIsRefusedAndAResnapshotRecovers) {
     EXPECT_NE(text.find("replication slot crosswalk_archive has confirmed up to"), std::string::npos) << text;
     EXPECT_NE(text.find("but peer archive stores"), std::string::npos) << text;
   }
-  EXPECT_EQ(*p.Scalar("SELECT count(*) FROM t"), "200");
+  EXPECT_EQ(*p.Scalar("SELECT count(*) FROM t"), "210");
 
   // The documented recovery: forget the progress, empty the targets, run.
   p.Exec("DELETE FROM crosswalk_sync.progress WHERE slot = 'crosswalk_archive'; TRUNCATE t");
