@@ -5,6 +5,8 @@
 #include <thread>
 
 #include "apply.hpp"
+#include "event_commands.hpp"
+#include "event_config.hpp"
 #include "identity.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
@@ -72,6 +74,10 @@ void ValidateConfig(const Config& config, std::ostream& out, bool tolerate_down_
     }
   }
   for (const auto& p : config.peers) {
+    if (IsEventPeer(p)) {
+      CheckEventPeer(config, p, relations, out);
+      continue;
+    }
     bool uses_identity = p.on_unmapped_identity == UnmappedIdentity::kProvision;
     for (const auto& t : p.tables) {
       for (const auto& c : t.columns) uses_identity = uses_identity || c.identity_column.has_value();
@@ -133,6 +139,10 @@ void PrintStatus(const Config& config, std::ostream& out) {
   pq::Connection source(config.source.dsn);
   for (const auto& p : config.peers) {
     out << "peer=" << p.name << " slot=" << p.slot;
+    if (IsEventPeer(p)) {
+      PrintEventPeerStatus(source, p, out);
+      continue;
+    }
     pq::Result s = source.ExecParams(
         "SELECT confirmed_flush_lsn::text, active, "
         "pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn)::bigint, "
@@ -166,6 +176,7 @@ void PrintStatus(const Config& config, std::ostream& out) {
 std::size_t RetryDeadLetters(const Config& config, std::ostream& out) {
   std::size_t left_total = 0;
   for (const auto& p : config.peers) {
+    if (IsEventPeer(p)) continue;  // events have no dead letters
     PeerApplier applier(config, p);
     applier.Prepare();
     auto [applied, left] = applier.RetryDeadLetters();

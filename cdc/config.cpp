@@ -7,11 +7,14 @@
 #include <set>
 #include <sstream>
 
+#include "config_reader.hpp"
 #include "error.hpp"
+#include "event_config.hpp"
 
 namespace crosswalk::cdc {
 
 using nlohmann::json;
+using namespace config_reader;
 
 const char* UnmappedIdentityName(UnmappedIdentity mode) {
   switch (mode) {
@@ -26,94 +29,6 @@ const char* UnmappedIdentityName(UnmappedIdentity mode) {
 }
 
 namespace {
-
-[[noreturn]] void Fail(const std::string& path, const std::string& why, const std::string& hint = {}) {
-  throw Error(sqlstate::kConfigFileError, "config: " + path + ": " + why, hint);
-}
-
-const char* TypeName(const json& j) {
-  switch (j.type()) {
-    case json::value_t::null:
-      return "null";
-    case json::value_t::object:
-      return "an object";
-    case json::value_t::array:
-      return "an array";
-    case json::value_t::string:
-      return "a string";
-    case json::value_t::boolean:
-      return "a boolean";
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned:
-      return "an integer";
-    case json::value_t::number_float:
-      return "a number";
-    default:
-      return "an unknown type";
-  }
-}
-
-std::string Join(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
-
-// An object in the config at a JSON path: every key must be one we know.
-class Object {
- public:
-  Object(const json& j, std::string path, std::set<std::string> allowed) : j_(j), path_(std::move(path)) {
-    if (!j.is_object())
-      Fail(path_.empty() ? "(top level)" : path_, std::string("expected an object, got ") + TypeName(j));
-    for (auto it = j.begin(); it != j.end(); ++it) {
-      if (!allowed.count(it.key())) {
-        std::string known;
-        for (const auto& k : allowed) known += (known.empty() ? "" : ", ") + k;
-        Fail(Join(path_, it.key()), "unknown key", "Known keys here: " + known + ".");
-      }
-    }
-  }
-  bool Has(const std::string& key) const { return j_.contains(key) && !j_.at(key).is_null(); }
-  const json& At(const std::string& key) const { return j_.at(key); }
-  std::string PathOf(const std::string& key) const { return Join(path_, key); }
-  const std::string& path() const { return path_; }
-
-  std::string String(const std::string& key) const {
-    if (!Has(key)) Fail(PathOf(key), "missing (a string is required)");
-    return StringValue(At(key), PathOf(key));
-  }
-  std::optional<std::string> OptionalString(const std::string& key) const {
-    if (!Has(key)) return std::nullopt;
-    return StringValue(At(key), PathOf(key));
-  }
-  bool Bool(const std::string& key, bool fallback) const {
-    if (!Has(key)) return fallback;
-    if (!At(key).is_boolean()) Fail(PathOf(key), std::string("expected a boolean, got ") + TypeName(At(key)));
-    return At(key).get<bool>();
-  }
-  std::optional<double> OptionalNumber(const std::string& key, double min) const {
-    if (!Has(key)) return std::nullopt;
-    if (!At(key).is_number()) Fail(PathOf(key), std::string("expected a number, got ") + TypeName(At(key)));
-    double v = At(key).get<double>();
-    if (!(v >= min)) Fail(PathOf(key), "must be at least " + std::to_string(min));
-    return v;
-  }
-  std::optional<int> OptionalInt(const std::string& key, int min, int max) const {
-    if (!Has(key)) return std::nullopt;
-    const json& v = At(key);
-    if (!v.is_number_integer()) Fail(PathOf(key), std::string("expected an integer, got ") + TypeName(v));
-    long long n = v.get<long long>();
-    if (n < min || n > max) Fail(PathOf(key), "must be between " + std::to_string(min) + " and " + std::to_string(max));
-    return static_cast<int>(n);
-  }
-
-  static std::string StringValue(const json& v, const std::string& path) {
-    if (!v.is_string()) Fail(path, std::string("expected a string, got ") + TypeName(v));
-    std::string s = v.get<std::string>();
-    if (s.empty()) Fail(path, "must not be empty");
-    return s;
-  }
-
- private:
-  const json& j_;
-  std::string path_;
-};
 
 SourceConfig ParseSource(const json& j) {
   Object o(j, "source", {"dsn", "platform", "publication", "create_publication"});
@@ -186,23 +101,32 @@ TableMapping ParseTable(const json& j, const std::string& path) {
   return t;
 }
 
-PeerConfig ParsePeer(const json& j, const std::string& path) {
-  Object o(j, path, {"name", "dsn", "platform", "slot", "on_unmapped_identity", "provision_sql", "tables"});
-  PeerConfig p;
-  p.path = path;
+}  // namespace
+
+void config_reader::ParsePeerName(const Object& o, PeerConfig& p) {
+  p.path = o.path();
   p.name = o.String("name");
   static const std::regex name_re("[a-z0-9_]{1,40}");
   if (!std::regex_match(p.name, name_re)) {
     Fail(o.PathOf("name"), "\"" + p.name + "\" is not 1 to 40 of a-z, 0-9 and _",
          "The name is used in the replication slot name.");
   }
-  p.dsn = o.String("dsn");
-  p.platform = o.String("platform");
   p.slot = o.OptionalString("slot").value_or("crosswalk_" + p.name);
   static const std::regex slot_re("[a-z0-9_]{1,63}");
   if (!std::regex_match(p.slot, slot_re)) {
     Fail(o.PathOf("slot"), "\"" + p.slot + "\" is not a valid replication slot name (1 to 63 of a-z, 0-9, _)");
   }
+}
+
+namespace {
+
+PeerConfig ParsePeer(const json& j, const std::string& path) {
+  if (j.is_object() && (j.contains("kafka") || j.contains("file"))) return ParseEventPeer(j, path);
+  Object o(j, path, {"name", "dsn", "platform", "slot", "on_unmapped_identity", "provision_sql", "tables"});
+  PeerConfig p;
+  ParsePeerName(o, p);
+  p.dsn = o.String("dsn");
+  p.platform = o.String("platform");
   std::string mode = o.OptionalString("on_unmapped_identity").value_or("skip");
   if (mode == "provision")
     p.on_unmapped_identity = UnmappedIdentity::kProvision;
@@ -282,7 +206,7 @@ Config ParseConfig(const std::string& text) {
   for (std::size_t i = 0; i < peers.size(); ++i) {
     std::string path = "peers[" + std::to_string(i) + "]";
     PeerConfig p = ParsePeer(peers[i], path);
-    if (p.platform == c.source.platform) {
+    if (p.kind == PeerKind::kDatabase && p.platform == c.source.platform) {
       Fail(path + ".platform", "\"" + p.platform + "\" is the source's platform");
     }
     if (!names.emplace(p.name, path).second)

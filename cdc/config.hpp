@@ -32,14 +32,32 @@ struct TableMapping {
   // table's physical order). Needed where the peer takes rows only in key
   // order, as crosswalk.ledger's chaining trigger does.
   std::vector<std::string> snapshot_order_by;
+  // Event peers (kafka, file): the topic of this table's events; empty
+  // `columns` means every source column as it is, empty `key` the source's
+  // replica identity (docs/config.md "Event peers").
+  std::string topic;
   std::string path;  // "peers[0].tables[1]"
 };
 
 enum class UnmappedIdentity { kProvision, kSkip, kHold };
 const char* UnmappedIdentityName(UnmappedIdentity mode);
 
+// A database peer applies rows; a kafka or file peer receives change events
+// (cdc/event_sink.hpp).
+enum class PeerKind { kDatabase, kKafka, kFile };
+
+struct KafkaConfig {
+  std::string brokers;                                          // bootstrap.servers
+  std::string topic_prefix = "crosswalk.";                      // topic = prefix + schema.table
+  std::vector<std::pair<std::string, std::string>> properties;  // librdkafka settings
+};
+
 struct PeerConfig {
   std::string name;
+  PeerKind kind = PeerKind::kDatabase;
+  KafkaConfig kafka;  // kind kKafka
+  std::string file;   // kind kFile: a path, or "-" for stdout
+  std::string format = "debezium-json";
   std::string dsn;
   std::string platform;
   std::string slot;  // replication slot on the source

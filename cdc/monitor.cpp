@@ -109,6 +109,10 @@ void Monitor::SampleOnce() {
     Log(LogLevel::kWarning, "monitor_source_unreachable", {{"sqlstate", e.sqlstate()}, {"message", e.what()}});
   }
   for (const auto& p : config_.peers) {
+    if (p.kind != PeerKind::kDatabase) {  // an event peer has no dead letters
+      alerter_.Evaluate(p.name, lag.count(p.name) ? lag[p.name] : std::nullopt, std::nullopt);
+      continue;
+    }
     std::optional<std::int64_t> dead;
     try {
       auto& peer = peers_[p.name];

@@ -161,7 +161,7 @@ void PeerStream::RunOnce(bool snapshot_only) {
     Log(LogLevel::kInfo, "snapshot_start",
         {{"peer", peer_.name}, {"slot", peer_.slot}, {"lsn", FormatLsn(created.consistent_point)}});
     auto t0 = Clock::now();
-    std::uint64_t rows = SnapshotPeer(config_.source.dsn, created.snapshot_name, created.consistent_point, applier_);
+    std::uint64_t rows = applier_.Snapshot(config_.source.dsn, created.snapshot_name, created.consistent_point);
     double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     Log(LogLevel::kInfo, "snapshot_done",
         {{"peer", peer_.name}, {"rows", rows}, {"seconds", secs}, {"lsn", FormatLsn(created.consistent_point)}});
@@ -228,9 +228,14 @@ void PeerStream::RunOnce(bool snapshot_only) {
     group_transactions = 0;
   };
 
+  // What may be confirmed: nothing pending (an event peer: nothing
+  // unacknowledged either) means everything received is applied or not ours.
+  auto flush_position = [&] {
+    Lsn durable = applier_.DurablePosition(applied);
+    return (in_tx || group_open || durable < applied) ? durable : std::max(durable, received);
+  };
   auto send_status = [&](bool reply) {
-    // Nothing pending: everything received is applied or not ours.
-    Lsn flush = (in_tx || group_open) ? applied : std::max(applied, received);
+    Lsn flush = flush_position();
     // The slot never confirms past what the peer stores (see
     // CheckSlotNotAhead); inside a peer transaction it waits for the commit.
     if (flush > applier_.stored_position()) {
@@ -265,6 +270,7 @@ void PeerStream::RunOnce(bool snapshot_only) {
                   // the slot's confirmation: skip it whole.
                   skipping = b.final_lsn < applied;
                   tx_commit_time = b.commit_time;
+                  if (!skipping) applier_.BeginSourceTransaction(b);
                   if (!skipping && !group_open) {
                     applier_.BeginTransaction();
                     group_start = Clock::now();
@@ -272,6 +278,7 @@ void PeerStream::RunOnce(bool snapshot_only) {
                 },
                 [&](const CommitMessage& c) {
                   if (!skipping) {
+                    applier_.EndSourceTransaction(c);
                     group_open = true;
                     ++group_transactions;
                     group_end = c.end_lsn;
@@ -319,7 +326,7 @@ void PeerStream::RunOnce(bool snapshot_only) {
       if (full || !lookahead) commit_group();
     }
     auto now = Clock::now();
-    Lsn flush_now = (in_tx || group_open) ? applied : std::max(applied, received);
+    Lsn flush_now = flush_position();
     if (reply_now || now - last_status >= status_every ||
         (flush_now != reported && now - last_status >= std::chrono::seconds(1))) {
       send_status(false);
@@ -335,6 +342,7 @@ void PeerStream::RunOnce(bool snapshot_only) {
   if (group_open && !in_tx) commit_group();
   applier_.AbortTransaction();
   in_tx = false;
+  applied = applier_.DurablePosition(applied);
   received = std::max(received, applied);
   applier_.StorePosition(applied);
   repl.SendStatus(applied, applied, false);

@@ -6,8 +6,8 @@
 
 #include <atomic>
 
-#include "apply.hpp"
 #include "config.hpp"
+#include "peer_sink.hpp"
 
 namespace crosswalk::cdc {
 
@@ -33,7 +33,7 @@ class PeerStream {
   const Config& config_;
   const PeerConfig& peer_;
   const std::atomic<bool>& stop_;
-  PeerApplier applier_;
+  PeerSink applier_;       // the database applier or an event sink
   bool streamed_ = false;  // the current connection reached streaming
 };
 

@@ -9,7 +9,7 @@ packages=(
   postgresql-15 postgresql-server-dev-15 postgresql-client-15
   libpq-dev libssl-dev
   nlohmann-json3-dev libgtest-dev
-  libcli11-dev libcpp-httplib-dev libfmt-dev
+  libcli11-dev libcpp-httplib-dev libfmt-dev librdkafka-dev
   clang libclang-rt-14-dev sqlsmith valgrind
   util-linux procps
 )
