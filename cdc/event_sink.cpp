@@ -315,7 +315,6 @@ void EventSink::Apply(const std::vector<Delivery>& deliveries) {
     // From a transaction forgotten by Prepare (a previous connection).
     if (txs_.empty() || d.token < txs_.front().id) continue;
     if (!d.error.empty()) {
-      Metrics::Get().AddError(peer_.name, "08006");
       throw Error("08006", "event delivery failed for peer " + peer_.name + ": " + d.error,
                   "Unacknowledged transactions are sent again from the slot's confirmed position.");
     }
