@@ -75,7 +75,7 @@ void ValidateConfig(const Config& config, std::ostream& out, bool tolerate_down_
   }
   for (const auto& p : config.peers) {
     if (IsEventPeer(p)) {
-      CheckEventPeer(config, p, relations, out);
+      CheckEventPeer(config, p, relations, out, tolerate_down_peers);
       continue;
     }
     bool uses_identity = p.on_unmapped_identity == UnmappedIdentity::kProvision;

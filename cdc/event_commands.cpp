@@ -2,11 +2,13 @@
 
 #include "canonical_ids.hpp"
 #include "event_sink.hpp"
+#include "log.hpp"
 
 namespace crosswalk::cdc {
 
 void CheckEventPeer(const Config& config, const PeerConfig& p,
-                    const std::map<QualifiedName, std::shared_ptr<const Relation>>& relations, std::ostream& out) {
+                    const std::map<QualifiedName, std::shared_ptr<const Relation>>& relations, std::ostream& out,
+                    bool tolerate_unreachable) {
   bool uses_identity = false;
   for (const auto& t : p.tables) {
     for (const auto& c : t.columns) uses_identity = uses_identity || c.identity_column.has_value();
@@ -22,7 +24,12 @@ void CheckEventPeer(const Config& config, const PeerConfig& p,
   EventSink sink(config, p);
   sink.Prepare();
   sink.CheckTables(relations);
-  sink.CheckConnection();
+  try {
+    sink.CheckConnection();
+  } catch (const Error& e) {
+    if (!tolerate_unreachable || std::string(e.sqlstate()).compare(0, 2, "08") != 0) throw;
+    Log(LogLevel::kWarning, "peer_unreachable", {{"peer", p.name}, {"message", e.what()}});
+  }
   auto stored = sink.StoredPosition();
   out << "peer " << p.name << " (" << (p.kind == PeerKind::kKafka ? "kafka " + p.kafka.brokers : "file " + p.file)
       << "), format " << p.format << ", slot " << p.slot << ": "
