@@ -292,10 +292,6 @@ CREATE TABLE IF NOT EXISTS crosswalk_sync.progress (
   rows_applied  bigint NOT NULL DEFAULT 0,
   updated_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
--- True once a daemon that stores every position before confirming it to the
--- slot has taken this row over; false for rows of earlier daemons, which
--- could confirm positions past the stored one.
-ALTER TABLE crosswalk_sync.progress ADD COLUMN IF NOT EXISTS guards_slot boolean NOT NULL DEFAULT false;
 CREATE TABLE IF NOT EXISTS crosswalk_sync.dead_letter (
   id            bigserial PRIMARY KEY,
   slot          text NOT NULL,
@@ -320,10 +316,27 @@ CREATE TABLE IF NOT EXISTS crosswalk_sync.held (
   change        jsonb NOT NULL
 );
 CREATE INDEX IF NOT EXISTS held_slot_key_idx ON crosswalk_sync.held (slot, hold_key);
--- The source row a dead letter is about: later changes of that row queue
--- behind it, so a retry replays them in source order.
--- (An update that moves its row to a new key has both keys.)
-ALTER TABLE crosswalk_sync.dead_letter ADD COLUMN IF NOT EXISTS row_keys text[];
+-- Columns later versions added, each added only when missing: ALTER TABLE
+-- takes an exclusive lock even with IF NOT EXISTS, and would wait behind
+-- (and hold up) a session still committing into these tables.
+DO $$
+BEGIN
+  -- progress.guards_slot: true once a daemon that stores every position
+  -- before confirming it to the slot has taken the row over; false for rows
+  -- of earlier daemons, which could confirm positions past the stored one.
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = 'crosswalk_sync.progress'::pg_catalog.regclass
+                 AND attname = 'guards_slot' AND NOT attisdropped) THEN
+    ALTER TABLE crosswalk_sync.progress ADD COLUMN guards_slot boolean NOT NULL DEFAULT false;
+  END IF;
+  -- dead_letter.row_keys: the source row(s) a dead letter is about (an update
+  -- that moves its row to a new key has both); later changes of them queue
+  -- behind it, so a retry replays them in source order.
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = 'crosswalk_sync.dead_letter'::pg_catalog.regclass
+                 AND attname = 'row_keys' AND NOT attisdropped) THEN
+    ALTER TABLE crosswalk_sync.dead_letter ADD COLUMN row_keys text[];
+  END IF;
+END
+$$;
 COMMIT;
 )SQL");
 }
