@@ -1,5 +1,6 @@
 // SQL functions behind crosswalk.ledger: the RFC 8785 canonical form of a
-// jsonb value and the hash that chains one ledger entry to the previous one.
+// jsonb value, the hash that chains one ledger entry to the previous one, and
+// the trigger that chains every row inserted by other means than record().
 // lib/ headers first: PostgreSQL's headers redefine snprintf and friends,
 // which nlohmann/json (behind json_canonical.hpp) must not see.
 #include <cstring>
@@ -12,32 +13,25 @@
 
 #include "datum.hpp"
 #include "guard.hpp"
+#include "ledger_chain.hpp"
 
 extern "C" {
-#include "datatype/timestamp.h"
-#include "utils/jsonb.h"
-#include "utils/timestamp.h"
+#include "commands/trigger.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 }
 
-namespace {
+namespace ledger = crosswalk::pg::ledger;
 
-// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
-constexpr std::int64_t kPostgresEpochUnixMicros = 946684800LL * 1000000LL;
-
-// The jsonb argument n as JSON text.
-std::string JsonbArgText(FunctionCallInfo fcinfo, int n) {
+// canonical_json(jsonb) → text. Deliberately through JSON text and the
+// parser (lib/json_canonical.cpp): the reference that the jsonb walker behind
+// the ledger's hashes is tested against.
+CROSSWALK_FUNCTION(canonical_json) {
   const char* text = crosswalk::pg::PgCall([&] {
-    Jsonb* jb = PG_GETARG_JSONB_P(n);
+    Jsonb* jb = PG_GETARG_JSONB_P(0);
     return JsonbToCString(nullptr, &jb->root, VARSIZE(jb));
   });
-  return text;
-}
-
-}  // namespace
-
-// canonical_json(jsonb) → text
-CROSSWALK_FUNCTION(canonical_json) {
-  const std::string canonical = crosswalk::CanonicalizeJson(JsonbArgText(fcinfo, 0));
+  const std::string canonical = crosswalk::CanonicalizeJson(text);
   return crosswalk::pg::ReturnVarlena(std::string_view(canonical));
 }
 
@@ -51,107 +45,35 @@ CROSSWALK_FUNCTION(ledger_entry_hash) {
                            "prev_hash must be 32 bytes, got " + std::to_string(prev.size));
   }
   std::memcpy(prev_hash.data(), prev.data, prev.size);
-
-  crosswalk::LedgerEntry entry;
-  entry.seq = PG_GETARG_INT64(1);
-  TimestampTz ts = PG_GETARG_TIMESTAMPTZ(2);
-  if (TIMESTAMP_NOT_FINITE(ts)) {
-    throw crosswalk::Error(crosswalk::sqlstate::kInvalidParameterValue, "ledger timestamps must be finite");
+  const int64 seq = PG_GETARG_INT64(1);
+  crosswalk::CanonicalId person;
+  std::memcpy(person.data(), PG_GETARG_POINTER(4), person.size());
+  const Jsonb* payload = crosswalk::pg::PgCall([&] { return PG_GETARG_JSONB_P(6); });
+  if (!JB_ROOT_IS_OBJECT(payload) || JB_ROOT_IS_SCALAR(payload)) {
+    throw crosswalk::Error(crosswalk::sqlstate::kInvalidParameterValue, "ledger payload must be a JSON object");
   }
-  entry.recorded_at_us = ts + kPostgresEpochUnixMicros;
-  entry.kind = crosswalk::pg::ArgText(fcinfo, 3);
-  std::memcpy(entry.person.data(), PG_GETARG_POINTER(4), entry.person.size());
-  entry.platform = crosswalk::pg::ArgText(fcinfo, 5);
-  entry.payload_json = JsonbArgText(fcinfo, 6);
-
-  return crosswalk::pg::ReturnVarlena(crosswalk::LedgerEntryHash(prev_hash, entry));
+  std::string encoded;
+  ledger::AppendEntryHead(crosswalk::pg::ArgText(fcinfo, 3), payload, person, crosswalk::pg::ArgText(fcinfo, 5),
+                          PG_GETARG_TIMESTAMPTZ(2), encoded);
+  crosswalk::AppendLedgerEntryTail(seq, encoded);
+  return crosswalk::pg::ReturnVarlena(crosswalk::LedgerHasher().Hash(prev_hash, encoded));
 }
 
 // ---------------------------------------------------------------------------
 // The chaining trigger: BEFORE INSERT FOR EACH ROW on crosswalk.ledger.
 // ---------------------------------------------------------------------------
-extern "C" {
-#include "access/htup_details.h"
-#include "commands/trigger.h"
-#include "executor/spi.h"
-#include "miscadmin.h"
-#include "storage/lock.h"
-#include "utils/rel.h"
-}
-
 namespace {
 
-// The advisory lock that serializes appends: ('cwlk', the ledger's oid), the
-// same tag pg_advisory_xact_lock(int4, int4) would take.
-constexpr std::uint32_t kChainLockKey = 0x63776c6b;
-
-struct Tip {
-  std::int64_t seq = 0;
-  crosswalk::Sha256Digest hash{};  // all zero before the first entry
-};
-
-// Takes the chain lock for this transaction, then reads the tip with a fresh
-// snapshot (after a command counter increment, as a volatile SQL function
-// would), so it sees every append committed before the lock was granted and
-// every row this statement inserted before this one.
-Tip LockAndReadTip(Oid ledger_oid) {
-  static SPIPlanPtr plan = nullptr;
-  Tip tip;
-  bool found = false;
-  bool bad_hash = false;
-  crosswalk::pg::PgCall([&] {
-    LOCKTAG tag;
-    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kChainLockKey, static_cast<uint32>(ledger_oid), 2);
-    (void)LockAcquire(&tag, ExclusiveLock, false, false);
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "crosswalk: SPI_connect failed");
-    if (plan == nullptr) {
-      SPIPlanPtr p = SPI_prepare("SELECT seq, hash FROM crosswalk.ledger ORDER BY seq DESC LIMIT 1", 0, nullptr);
-      if (p == nullptr || SPI_keepplan(p) != 0) elog(ERROR, "crosswalk: could not prepare the ledger tip query");
-      plan = p;
-    }
-    if (SPI_execute_plan(plan, nullptr, nullptr, false, 1) != SPI_OK_SELECT) {
-      elog(ERROR, "crosswalk: could not read the ledger tip");
-    }
-    if (SPI_processed == 1) {
-      bool isnull = false;
-      HeapTuple row = SPI_tuptable->vals[0];
-      TupleDesc desc = SPI_tuptable->tupdesc;
-      tip.seq = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
-      bytea* h = DatumGetByteaPP(SPI_getbinval(row, desc, 2, &isnull));
-      if (VARSIZE_ANY_EXHDR(h) == tip.hash.size()) {
-        std::memcpy(tip.hash.data(), VARDATA_ANY(h), tip.hash.size());
-      } else {
-        bad_hash = true;
-      }
-      found = true;
-    }
-    SPI_finish();
-  });
-  if (found && bad_hash) {
-    throw crosswalk::Error(crosswalk::sqlstate::kDataCorrupted, "the ledger's tip has a malformed hash");
-  }
-  return tip;
-}
-
-int Attnum(TupleDesc desc, const char* name) {
-  int n = SPI_fnumber(desc, name);
-  if (n <= 0) throw crosswalk::Error(crosswalk::sqlstate::kInternalError, std::string("ledger has no column ") + name);
-  return n;
-}
-
-std::string TextAttr(HeapTuple tup, TupleDesc desc, int attnum, const char* name) {
+std::string_view TextColumn(HeapTuple tup, TupleDesc desc, int attnum, const char* name) {
   bool isnull = false;
   Datum d = heap_getattr(tup, attnum, desc, &isnull);
-  if (isnull) {
-    throw crosswalk::Error("23502", std::string("a ledger entry needs a ") + name + ", got NULL");
-  }
-  struct varlena* v = crosswalk::pg::PgCall([&] { return PG_DETOAST_DATUM_PACKED(d); });
-  return std::string(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
+  if (isnull) throw crosswalk::Error("23502", std::string("a ledger entry needs a ") + name + ", got NULL");
+  return ledger::DatumBytes(d);
 }
 
 bool SameBytes(Datum bytea_datum, const crosswalk::Sha256Digest& digest) {
-  struct varlena* v = crosswalk::pg::PgCall([&] { return PG_DETOAST_DATUM_PACKED(bytea_datum); });
-  return VARSIZE_ANY_EXHDR(v) == digest.size() && std::memcmp(VARDATA_ANY(v), digest.data(), digest.size()) == 0;
+  std::string_view v = ledger::DatumBytes(bytea_datum);
+  return v.size() == digest.size() && std::memcmp(v.data(), digest.data(), digest.size()) == 0;
 }
 
 }  // namespace
@@ -167,67 +89,64 @@ CROSSWALK_FUNCTION(ledger_chain) {
     throw crosswalk::Error("39P01", "crosswalk._ledger_chain() runs BEFORE INSERT FOR EACH ROW only");
   }
   Relation rel = td->tg_relation;
-  TupleDesc desc = RelationGetDescr(rel);
   HeapTuple tup = td->tg_trigtuple;
-  const int a_seq = Attnum(desc, "seq"), a_at = Attnum(desc, "recorded_at"), a_kind = Attnum(desc, "kind"),
-            a_person = Attnum(desc, "person"), a_platform = Attnum(desc, "platform"),
-            a_payload = Attnum(desc, "payload"), a_prev = Attnum(desc, "prev_hash"), a_hash = Attnum(desc, "hash");
+  // The row record() has just chained under the chain lock: exactly that row
+  // passes; anything else (another trigger's change to it included) is
+  // chained, or checked, below.
+  if (ledger::TakePrechained(RelationGetRelid(rel), tup)) return PointerGetDatum(tup);
 
-  // The payload first: cheap checks before taking the chain lock.
+  TupleDesc desc = RelationGetDescr(rel);
+  const ledger::Columns cols = ledger::ResolveColumns(desc);
+  // Reading the tip is reading the ledger: whoever inserts must be allowed to.
+  AclResult acl =
+      crosswalk::pg::PgCall([&] { return pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_SELECT); });
+  if (acl != ACLCHECK_OK) {
+    crosswalk::pg::PgCall([&] { aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(rel)); });
+  }
+
+  // The row's own checks and its encoding first, before taking the chain lock.
   bool isnull = false;
-  Datum payload_datum = heap_getattr(tup, a_payload, desc, &isnull);
+  Datum payload_datum = heap_getattr(tup, cols.payload, desc, &isnull);
   if (isnull) {
     throw crosswalk::Error(crosswalk::sqlstate::kInvalidParameterValue,
                            "a ledger payload must be a JSON object, not NULL");
   }
-  Jsonb* payload = crosswalk::pg::PgCall([&] { return DatumGetJsonbP(payload_datum); });
-  if (!JB_ROOT_IS_OBJECT(payload) || JB_ROOT_IS_SCALAR(payload)) {
-    throw crosswalk::Error(crosswalk::sqlstate::kInvalidParameterValue,
-                           std::string("a ledger payload must be a JSON object, not ") +
-                               (JB_ROOT_IS_SCALAR(payload) ? "a scalar" : "an array"));
-  }
-  if (VARSIZE(payload) > 65536) {
-    throw crosswalk::Error(crosswalk::sqlstate::kProgramLimitExceeded,
-                           "ledger payload too large: " + std::to_string(VARSIZE(payload)) + " bytes",
-                           "A ledger payload is at most 64 KiB (its jsonb size).");
-  }
-
-  crosswalk::LedgerEntry entry;
-  Datum at = heap_getattr(tup, a_at, desc, &isnull);
+  const Jsonb* payload = crosswalk::pg::PgCall([&] { return DatumGetJsonbP(payload_datum); });
+  ledger::CheckPayload(payload);
+  Datum at = heap_getattr(tup, cols.recorded_at, desc, &isnull);
   if (isnull) throw crosswalk::Error("23502", "a ledger entry needs a recorded_at, got NULL");
-  TimestampTz ts = DatumGetTimestampTz(at);
-  if (TIMESTAMP_NOT_FINITE(ts)) {
-    throw crosswalk::Error(crosswalk::sqlstate::kInvalidParameterValue, "ledger timestamps must be finite");
-  }
-  entry.recorded_at_us = ts + kPostgresEpochUnixMicros;
-  entry.kind = TextAttr(tup, desc, a_kind, "kind");
-  entry.platform = TextAttr(tup, desc, a_platform, "platform");
-  Datum person = heap_getattr(tup, a_person, desc, &isnull);
+  const std::string_view kind = TextColumn(tup, desc, cols.kind, "kind");
+  const std::string_view platform = TextColumn(tup, desc, cols.platform, "platform");
+  Datum person_datum = heap_getattr(tup, cols.person, desc, &isnull);
   if (isnull) throw crosswalk::Error("23502", "a ledger entry needs a person, got NULL");
-  std::memcpy(entry.person.data(), DatumGetPointer(person), entry.person.size());
-  entry.payload_json = crosswalk::pg::PgCall([&] { return JsonbToCString(nullptr, &payload->root, VARSIZE(payload)); });
+  crosswalk::CanonicalId person;
+  std::memcpy(person.data(), DatumGetPointer(person_datum), person.size());
+  std::string encoded;
+  ledger::AppendEntryHead(kind, payload, person, platform, DatumGetTimestampTz(at), encoded);
 
-  const Tip tip = LockAndReadTip(RelationGetRelid(rel));
+  ledger::LockChain(RelationGetRelid(rel));
+  const ledger::Tip tip = ledger::ReadTip(rel);
 
-  Datum given_seq = heap_getattr(tup, a_seq, desc, &isnull);
-  entry.seq = tip.seq + 1;
-  if (!isnull && DatumGetInt64(given_seq) != entry.seq) {
+  const int64 seq = tip.seq + 1;
+  Datum given_seq = heap_getattr(tup, cols.seq, desc, &isnull);
+  if (!isnull && DatumGetInt64(given_seq) != seq) {
     throw crosswalk::Error("40001",
                            "ledger entry " + std::to_string(DatumGetInt64(given_seq)) + " does not follow the tip " +
                                std::to_string(tip.seq),
                            "Entries are appended in sequence, without gaps.");
   }
-  Datum given_prev = heap_getattr(tup, a_prev, desc, &isnull);
+  Datum given_prev = heap_getattr(tup, cols.prev_hash, desc, &isnull);
   if (!isnull && !SameBytes(given_prev, tip.hash)) {
-    throw crosswalk::Error(crosswalk::sqlstate::kDataCorrupted,
-                           "ledger entry " + std::to_string(entry.seq) + " does not chain to entry " +
-                               std::to_string(tip.seq) + ": prev_hash differs");
+    throw crosswalk::Error(crosswalk::sqlstate::kDataCorrupted, "ledger entry " + std::to_string(seq) +
+                                                                    " does not chain to entry " +
+                                                                    std::to_string(tip.seq) + ": prev_hash differs");
   }
-  const crosswalk::Sha256Digest hash = crosswalk::LedgerEntryHash(tip.hash, entry);
-  Datum given_hash = heap_getattr(tup, a_hash, desc, &isnull);
+  crosswalk::AppendLedgerEntryTail(seq, encoded);
+  const crosswalk::Sha256Digest hash = crosswalk::LedgerHasher().Hash(tip.hash, encoded);
+  Datum given_hash = heap_getattr(tup, cols.hash, desc, &isnull);
   if (!isnull && !SameBytes(given_hash, hash)) {
     throw crosswalk::Error(crosswalk::sqlstate::kDataCorrupted,
-                           "ledger entry " + std::to_string(entry.seq) + " has a hash that does not match its contents");
+                           "ledger entry " + std::to_string(seq) + " has a hash that does not match its contents");
   }
 
   // The row as stored: seq, prev_hash and hash set.
@@ -237,10 +156,10 @@ CROSSWALK_FUNCTION(ledger_chain) {
   std::vector<Datum> values(static_cast<std::size_t>(natts));
   auto nulls = std::make_unique<bool[]>(static_cast<std::size_t>(natts));  // all false
   auto replace = std::make_unique<bool[]>(static_cast<std::size_t>(natts));
-  values[a_seq - 1] = Int64GetDatum(entry.seq);
-  values[a_prev - 1] = prev_datum;
-  values[a_hash - 1] = hash_datum;
-  replace[a_seq - 1] = replace[a_prev - 1] = replace[a_hash - 1] = true;
+  values[cols.seq - 1] = Int64GetDatum(seq);
+  values[cols.prev_hash - 1] = prev_datum;
+  values[cols.hash - 1] = hash_datum;
+  replace[cols.seq - 1] = replace[cols.prev_hash - 1] = replace[cols.hash - 1] = true;
   Datum* value_array = values.data();
   bool* null_flags = nulls.get();
   bool* replace_flags = replace.get();

@@ -20,7 +20,7 @@ namespace {
 }
 
 // The UTF-16 code units of a UTF-8 string: RFC 8785 sorts member names by them.
-std::u16string Utf16(const std::string& s) {
+std::u16string Utf16(std::string_view s) {
   std::u16string out;
   for (std::size_t i = 0; i < s.size();) {
     unsigned char c = static_cast<unsigned char>(s[i]);
@@ -55,17 +55,31 @@ std::u16string Utf16(const std::string& s) {
   return out;
 }
 
-void AppendString(const std::string& s, std::string& out) {
+void AppendString(std::string_view s, std::string& out) {
   out += '"';
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -85,9 +99,11 @@ class DuplicateKeyCheck {
  public:
   bool operator()(int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
     using E = nlohmann::json::parse_event_t;
-    if (depth > 256) Fail("nested deeper than 256 levels");
+    if (depth > kMaxJsonDepth) Fail("nested deeper than 256 levels");
     switch (event) {
-      case E::object_start: open_.emplace_back(); break;
+      case E::object_start:
+        open_.emplace_back();
+        break;
       case E::object_end:
         if (!open_.empty()) open_.pop_back();
         break;
@@ -96,7 +112,8 @@ class DuplicateKeyCheck {
           Fail("duplicate member name " + QuoteForMessage(parsed.get<std::string>()));
         }
         break;
-      default: break;
+      default:
+        break;
     }
     return true;
   }
@@ -144,12 +161,20 @@ std::string FormatJsonNumber(double value) {
 
 void AppendCanonicalJson(const nlohmann::json& value, std::string& out) {
   switch (value.type()) {
-    case nlohmann::json::value_t::null: out += "null"; break;
-    case nlohmann::json::value_t::boolean: out += value.get<bool>() ? "true" : "false"; break;
+    case nlohmann::json::value_t::null:
+      out += "null";
+      break;
+    case nlohmann::json::value_t::boolean:
+      out += value.get<bool>() ? "true" : "false";
+      break;
     case nlohmann::json::value_t::number_integer:
     case nlohmann::json::value_t::number_unsigned:
-    case nlohmann::json::value_t::number_float: out += FormatJsonNumber(value.get<double>()); break;
-    case nlohmann::json::value_t::string: AppendString(value.get_ref<const std::string&>(), out); break;
+    case nlohmann::json::value_t::number_float:
+      out += FormatJsonNumber(value.get<double>());
+      break;
+    case nlohmann::json::value_t::string:
+      AppendString(value.get_ref<const std::string&>(), out);
+      break;
     case nlohmann::json::value_t::array: {
       out += '[';
       bool first = true;
@@ -178,7 +203,8 @@ void AppendCanonicalJson(const nlohmann::json& value, std::string& out) {
       out += '}';
       break;
     }
-    default: Fail("unsupported JSON value");
+    default:
+      Fail("unsupported JSON value");
   }
 }
 
@@ -194,6 +220,64 @@ nlohmann::json ParseJsonStrict(std::string_view json_text) {
   } catch (const nlohmann::json::exception&) {
     Fail("invalid JSON");
   }
+}
+
+void AppendCanonicalString(std::string_view s, std::string& out) { AppendString(s, out); }
+
+bool CanonicalNameLess(std::string_view a, std::string_view b) {
+  // Without 4-byte sequences (lead bytes 0xf0 and up) both orders agree.
+  auto bmp_only = [](std::string_view s) {
+    for (unsigned char c : s) {
+      if (c >= 0xf0) return false;
+    }
+    return true;
+  };
+  if (bmp_only(a) && bmp_only(b)) return a < b;
+  return Utf16(a) < Utf16(b);
+}
+
+void CheckUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    // The second byte's range depends on the first (RFC 3629, section 4).
+    int len;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3;
+      if (c == 0xe0) lo = 0xa0;
+      if (c == 0xed) hi = 0x9f;  // no surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+      if (c == 0xf0) lo = 0x90;
+      if (c == 0xf4) hi = 0x8f;  // nothing above U+10FFFF
+    } else {
+      Fail("ill-formed UTF-8 in a string");
+    }
+    if (i + static_cast<std::size_t>(len) > n || p[i + 1] < lo || p[i + 1] > hi) Fail("ill-formed UTF-8 in a string");
+    for (int k = 2; k < len; ++k) {
+      if (p[i + k] < 0x80 || p[i + k] > 0xbf) Fail("ill-formed UTF-8 in a string");
+    }
+    i += static_cast<std::size_t>(len);
+  }
+}
+
+void AppendCanonicalDecimal(const char* decimal, std::string& out) {
+  // strtod, as the parser behind ParseJsonStrict reads numbers: correctly
+  // rounded, underflow to zero or a subnormal, overflow to infinity.
+  char* end = nullptr;
+  const double value = std::strtod(decimal, &end);
+  if (end == decimal || *end != '\0') Fail("invalid number");
+  if (!std::isfinite(value)) Fail("a number is outside the range of IEEE 754 doubles");
+  out += FormatJsonNumber(value);
 }
 
 std::string CanonicalizeJson(std::string_view json_text) {

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <new>
 
 #include "error.hpp"
 #include "json_canonical.hpp"
@@ -24,10 +25,6 @@ void CivilFromDays(std::int64_t z, std::int64_t* y, unsigned* m, unsigned* d) {
   *m = mp < 10 ? mp + 3 : mp - 9;
   *y = static_cast<std::int64_t>(yoe) + era * 400 + (*m <= 2);
 }
-
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
-};
 
 }  // namespace
 
@@ -55,20 +52,39 @@ std::string FormatUtcMicros(std::int64_t unix_us) {
   return buf;
 }
 
+void AppendLedgerEntryHead(std::string_view kind, std::string_view canonical_payload, const CanonicalId& person,
+                           std::string_view platform, std::int64_t recorded_at_us, std::string& out) {
+  // The entry's member names are ASCII and fixed, so their canonical order is
+  // written out directly.
+  out += "{\"kind\":";
+  AppendCanonicalString(kind, out);
+  out += ",\"payload\":";
+  out += canonical_payload;
+  out += ",\"person\":\"";
+  out += FormatCanonicalId(person);
+  out += "\",\"platform\":";
+  AppendCanonicalString(platform, out);
+  out += ",\"recorded_at\":\"";
+  out += FormatUtcMicros(recorded_at_us);
+  out += "\",\"seq\":";
+}
+
+void AppendLedgerEntryTail(std::int64_t seq, std::string& out) {
+  if (seq < 1 || seq > (std::int64_t{1} << 53)) {
+    throw Error(sqlstate::kInvalidParameterValue, "ledger sequence numbers run from 1 to 2^53");
+  }
+  out += std::to_string(seq);  // what FormatJsonNumber gives for an integer below 2^53
+  out += '}';
+}
+
 std::string EncodeLedgerEntry(const LedgerEntry& entry) {
   nlohmann::json payload = ParseJsonStrict(entry.payload_json);
   if (!payload.is_object()) throw Error(sqlstate::kInvalidParameterValue, "ledger payload must be a JSON object");
-  // The entry's member names are ASCII and fixed, so their canonical order is
-  // written out directly.
-  std::string out = "{\"kind\":";
-  AppendCanonicalJson(nlohmann::json(entry.kind), out);
-  out += ",\"payload\":";
-  AppendCanonicalJson(payload, out);
-  out += ",\"person\":\"" + FormatCanonicalId(entry.person) + "\",\"platform\":";
-  AppendCanonicalJson(nlohmann::json(entry.platform), out);
-  out += ",\"recorded_at\":\"" + FormatUtcMicros(entry.recorded_at_us) + "\",\"seq\":";
-  out += FormatJsonNumber(static_cast<double>(entry.seq));
-  out += '}';
+  std::string canonical_payload;
+  AppendCanonicalJson(payload, canonical_payload);
+  std::string out;
+  AppendLedgerEntryHead(entry.kind, canonical_payload, entry.person, entry.platform, entry.recorded_at_us, out);
+  AppendLedgerEntryTail(entry.seq, out);
   return out;
 }
 
@@ -76,14 +92,23 @@ Sha256Digest LedgerEntryHash(const Sha256Digest& prev_hash, const LedgerEntry& e
   if (entry.seq < 1 || entry.seq > (std::int64_t{1} << 53)) {
     throw Error(sqlstate::kInvalidParameterValue, "ledger sequence numbers run from 1 to 2^53");
   }
-  std::string encoded = EncodeLedgerEntry(entry);
-  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  return LedgerHasher().Hash(prev_hash, EncodeLedgerEntry(entry));
+}
+
+LedgerHasher::LedgerHasher() : ctx_(EVP_MD_CTX_new()) {
+  if (ctx_ == nullptr) throw std::bad_alloc();
+}
+
+LedgerHasher::~LedgerHasher() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+
+Sha256Digest LedgerHasher::Hash(const Sha256Digest& prev_hash, std::string_view encoded) {
+  auto* ctx = static_cast<EVP_MD_CTX*>(ctx_);
   Sha256Digest digest{};
   unsigned int len = 0;
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
-      EVP_DigestUpdate(ctx.get(), prev_hash.data(), prev_hash.size()) != 1 ||
-      EVP_DigestUpdate(ctx.get(), encoded.data(), encoded.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx.get(), digest.data(), &len) != 1 || len != digest.size()) {
+  if (EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx, prev_hash.data(), prev_hash.size()) != 1 ||
+      EVP_DigestUpdate(ctx, encoded.data(), encoded.size()) != 1 || EVP_DigestFinal_ex(ctx, digest.data(), &len) != 1 ||
+      len != digest.size()) {
     throw Error(sqlstate::kInternalError, "SHA-256 failed");
   }
   return digest;

@@ -1,0 +1,161 @@
+// The pieces of crosswalk.ledger's chain shared by the chaining trigger,
+// record() and verify_ledger().
+#include <cstring>
+
+#include "json_canonical.hpp"
+#include "ledger.hpp"
+
+#include "ledger_chain.hpp"
+
+#include "guard.hpp"
+#include "jsonb_canonical.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "utils/lsyscache.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
+}
+
+namespace crosswalk::pg::ledger {
+namespace {
+
+// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
+constexpr std::int64_t kPostgresEpochUnixMicros = 946684800LL * 1000000LL;
+
+// The advisory lock's first key: 'cwlk'.
+constexpr std::uint32_t kChainLockKey = 0x63776c6b;
+
+int Attnum(TupleDesc desc, const char* name) {
+  for (int i = 0; i < desc->natts; ++i) {
+    Form_pg_attribute att = TupleDescAttr(desc, i);
+    if (!att->attisdropped && std::strcmp(NameStr(att->attname), name) == 0) return i + 1;
+  }
+  throw Error(sqlstate::kInternalError, std::string("crosswalk.ledger has no column ") + name);
+}
+
+// The row record() chained, until the trigger has seen it: its oid and a
+// copy of its data after the header (kept in C++ memory, so that no
+// transaction's end can leave it dangling).
+struct Prechained {
+  Oid ledger_oid = InvalidOid;
+  std::uint16_t has_nulls = 0;
+  std::string data;
+};
+Prechained prechained;
+
+std::string_view TupleData(HeapTuple row) {
+  const std::uint32_t hoff = row->t_data->t_hoff;
+  return std::string_view(reinterpret_cast<const char*>(row->t_data) + hoff, row->t_len - hoff);
+}
+
+}  // namespace
+
+Columns ResolveColumns(TupleDesc desc) {
+  return Columns{Attnum(desc, "seq"),       Attnum(desc, "recorded_at"), Attnum(desc, "kind"),
+                 Attnum(desc, "person"),    Attnum(desc, "platform"),    Attnum(desc, "payload"),
+                 Attnum(desc, "prev_hash"), Attnum(desc, "hash")};
+}
+
+Oid LedgerOid() {
+  Oid oid = PgCall([] { return get_relname_relid("ledger", get_namespace_oid("crosswalk", false)); });
+  if (oid == InvalidOid) throw Error("42P01", "crosswalk.ledger does not exist");
+  return oid;
+}
+
+void LockChain(Oid ledger_oid) {
+  PgCall([&] {
+    LOCKTAG tag;
+    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kChainLockKey, static_cast<uint32>(ledger_oid), 2);
+    (void)LockAcquire(&tag, ExclusiveLock, false, false);
+  });
+}
+
+Tip ReadTip(Relation ledger) {
+  Tip tip;
+  bool found = false;
+  int64 seq = 0;
+  Datum hash_datum = 0;
+  const Columns cols = ResolveColumns(RelationGetDescr(ledger));
+  Oid pk = PgCall([&] { return RelationGetPrimaryKeyIndex(ledger); });
+  if (pk == InvalidOid) throw Error(sqlstate::kInternalError, "crosswalk.ledger has no primary key");
+  PgCall([&] {
+    Relation index = index_open(pk, AccessShareLock);
+    if (index->rd_index->indnatts != 1 || index->rd_index->indkey.values[0] != cols.seq) {
+      elog(ERROR, "crosswalk.ledger's primary key is not (seq)");
+    }
+    TupleTableSlot* slot = table_slot_create(ledger, nullptr);
+    IndexScanDesc scan = index_beginscan(ledger, index, SnapshotSelf, 0, 0);
+    index_rescan(scan, nullptr, 0, nullptr, 0);
+    if (index_getnext_slot(scan, BackwardScanDirection, slot)) {
+      bool isnull = false;
+      seq = DatumGetInt64(slot_getattr(slot, cols.seq, &isnull));
+      Datum h = slot_getattr(slot, cols.hash, &isnull);
+      hash_datum = isnull ? 0 : PointerGetDatum(PG_DETOAST_DATUM_COPY(h));
+      found = true;
+    }
+    index_endscan(scan);
+    ExecDropSingleTupleTableSlot(slot);
+    index_close(index, AccessShareLock);
+  });
+  if (found) {
+    tip.seq = seq;
+    std::string_view h = hash_datum == 0 ? std::string_view() : DatumBytes(hash_datum);
+    if (h.size() != tip.hash.size()) throw Error(sqlstate::kDataCorrupted, "the ledger's tip has a malformed hash");
+    std::memcpy(tip.hash.data(), h.data(), h.size());
+    pfree(DatumGetPointer(hash_datum));
+  }
+  return tip;
+}
+
+void CheckPayload(const Jsonb* payload) {
+  if (!JB_ROOT_IS_OBJECT(payload) || JB_ROOT_IS_SCALAR(payload)) {
+    throw Error(sqlstate::kInvalidParameterValue, std::string("a ledger payload must be a JSON object, not ") +
+                                                      (JB_ROOT_IS_SCALAR(payload) ? "a scalar" : "an array"));
+  }
+  if (VARSIZE(payload) > kMaxPayloadBytes) {
+    throw Error(sqlstate::kProgramLimitExceeded,
+                "ledger payload too large: " + std::to_string(VARSIZE(payload)) + " bytes",
+                "A ledger payload is at most 64 KiB (its jsonb size).");
+  }
+}
+
+void AppendEntryHead(std::string_view kind, const Jsonb* payload, const CanonicalId& person, std::string_view platform,
+                     TimestampTz recorded_at, std::string& out) {
+  if (TIMESTAMP_NOT_FINITE(recorded_at)) {
+    throw Error(sqlstate::kInvalidParameterValue, "ledger timestamps must be finite");
+  }
+  std::string canonical_payload;
+  canonical_payload.reserve(VARSIZE(payload));
+  AppendCanonicalJsonb(payload, canonical_payload);
+  AppendLedgerEntryHead(kind, canonical_payload, person, platform, recorded_at + kPostgresEpochUnixMicros, out);
+}
+
+std::string_view DatumBytes(Datum d) {
+  struct varlena* v = PgCall([&] { return PG_DETOAST_DATUM_PACKED(d); });
+  return std::string_view(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
+}
+
+void ExpectPrechained(Oid ledger_oid, HeapTuple row) {
+  prechained.data.assign(TupleData(row));
+  prechained.has_nulls = row->t_data->t_infomask & HEAP_HASNULL;
+  prechained.ledger_oid = ledger_oid;
+}
+
+void ForgetPrechained() { prechained.ledger_oid = InvalidOid; }
+
+bool TakePrechained(Oid ledger_oid, HeapTuple row) {
+  if (prechained.ledger_oid == InvalidOid || prechained.ledger_oid != ledger_oid) return false;
+  const bool same =
+      (row->t_data->t_infomask & HEAP_HASNULL) == prechained.has_nulls && TupleData(row) == prechained.data;
+  if (same) ForgetPrechained();
+  return same;
+}
+
+}  // namespace crosswalk::pg::ledger

@@ -1,0 +1,68 @@
+// What appending to and verifying crosswalk.ledger share: the chain lock, the
+// tip, the row's columns and its canonical encoding, and the hand-off by
+// which record() tells the chaining trigger that it chained a row itself.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "ledger.hpp"
+#include "postgres_headers.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "utils/jsonb.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+}
+
+namespace crosswalk::pg::ledger {
+
+// Attribute numbers (1-based) of the ledger's columns, found by name.
+struct Columns {
+  int seq, recorded_at, kind, person, platform, payload, prev_hash, hash;
+};
+Columns ResolveColumns(TupleDesc desc);
+
+// The oid of crosswalk.ledger.
+Oid LedgerOid();
+
+// The lock that serializes appends, held to the end of the transaction: the
+// advisory lock ('cwlk', the ledger's oid), the one pg_advisory_xact_lock(int4,
+// int4) would take, so every version of the chaining code excludes the others.
+void LockChain(Oid ledger_oid);
+
+struct Tip {
+  std::int64_t seq = 0;
+  Sha256Digest hash{};  // all zero before the first entry
+};
+
+// The last entry, read under the chain lock through the primary key, newest
+// first, with SnapshotSelf: every committed entry (the lock holder before us
+// has ended) and this transaction's own, even from this very command.
+Tip ReadTip(Relation ledger);
+
+// The largest jsonb payload accepted, in bytes.
+inline constexpr std::size_t kMaxPayloadBytes = 65536;
+
+// Checks a payload (detoasted): an object of at most kMaxPayloadBytes.
+void CheckPayload(const Jsonb* payload);
+
+// Appends the encoding of an entry up to its seq (see AppendLedgerEntryHead).
+void AppendEntryHead(std::string_view kind, const Jsonb* payload, const CanonicalId& person, std::string_view platform,
+                     TimestampTz recorded_at, std::string& out);
+
+// The bytes of a bytea/text Datum (detoasted through PgCall).
+std::string_view DatumBytes(Datum d);
+
+// record() builds and chains its row itself, then inserts it through the
+// executor so that constraints, indexes and other triggers apply; it leaves
+// the row here so that the chaining trigger passes exactly that row through
+// instead of chaining it a second time. Anything else inserted meanwhile is
+// chained as usual.
+void ExpectPrechained(Oid ledger_oid, HeapTuple row);
+void ForgetPrechained();
+// Whether row is the one record() left; forgets it if so.
+bool TakePrechained(Oid ledger_oid, HeapTuple row);
+
+}  // namespace crosswalk::pg::ledger
