@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "canonical_id.hpp"
 #include "ledger.hpp"
@@ -24,10 +25,21 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
-#include "executor/spi.h"
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+#include "access/stratnum.h"
+#include "access/skey.h"
 #include "mb/pg_wchar.h"
 #include "nodes/makefuncs.h"
-#include "utils/syscache.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "nodes/readfuncs.h"
+#include "utils/rel.h"
 
 // The input function of crosswalk.encrypted (encrypted.cpp).
 Datum encrypted_in(PG_FUNCTION_ARGS);
@@ -51,67 +63,132 @@ struct Lookups {
   bool to_known = true;
 };
 
-// The lookups' plan, kept for the backend's life (re-prepared if the
-// extension was re-created with another canonical_id type).
-SPIPlanPtr lookup_plan = nullptr;
-Oid lookup_plan_person_type = InvalidOid;
+// How to look a key up in one of the tables record() reads: found once per
+// backend and forgotten on any relcache invalidation (an index added or
+// dropped, the extension re-created).
+struct ProbePlan {
+  Oid relid = InvalidOid;
+  Oid index_oid = InvalidOid;
+  AttrNumber attnum = InvalidAttrNumber;
+  AttrNumber fetch_attnum = InvalidAttrNumber;
+  RegProcedure eq = InvalidOid;
+  Oid collation = InvalidOid;
+};
+enum ProbeTable { kKindByName, kPlatformByName, kPersonById, kProbeTables };
+ProbePlan probe_plans[kProbeTables];
+bool probe_callback_registered = false;
+
+void ForgetProbePlans(Datum, Oid) {
+  for (auto& p : probe_plans) p = ProbePlan{};
+}
+
+// Finds how to look up crosswalk.<table> by `column` (a valid, non-partial
+// btree index on that column alone) and where column `fetch` is.
+ProbePlan PlanProbe(Oid schema, const char* table, const char* column, const char* fetch) {
+  ProbePlan plan;
+  PgCall([&] {
+    if (!probe_callback_registered) {
+      CacheRegisterRelcacheCallback(ForgetProbePlans, 0);
+      probe_callback_registered = true;
+    }
+    plan.relid = get_relname_relid(table, schema);
+    if (!OidIsValid(plan.relid)) elog(ERROR, "crosswalk.%s does not exist", table);
+    Relation rel = table_open(plan.relid, AccessShareLock);
+    TupleDesc desc = RelationGetDescr(rel);
+    for (int i = 0; i < desc->natts; ++i) {
+      Form_pg_attribute att = TupleDescAttr(desc, i);
+      if (att->attisdropped) continue;
+      if (strcmp(NameStr(att->attname), column) == 0) plan.attnum = att->attnum;
+      if (fetch != nullptr && strcmp(NameStr(att->attname), fetch) == 0) plan.fetch_attnum = att->attnum;
+    }
+    if (plan.attnum == InvalidAttrNumber || (fetch != nullptr && plan.fetch_attnum == InvalidAttrNumber)) {
+      elog(ERROR, "crosswalk.%s lacks a column record() reads", table);
+    }
+    Oid opfamily = InvalidOid, opcintype = InvalidOid;
+    List* indexes = RelationGetIndexList(rel);
+    ListCell* lc;
+    foreach (lc, indexes) {
+      Relation index = index_open(lfirst_oid(lc), AccessShareLock);
+      if (index->rd_index->indnkeyatts == 1 && index->rd_index->indkey.values[0] == plan.attnum &&
+          index->rd_index->indisvalid && index->rd_rel->relam == BTREE_AM_OID &&
+          heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, nullptr)) {
+        plan.index_oid = RelationGetRelid(index);
+        opfamily = index->rd_opfamily[0];
+        opcintype = index->rd_opcintype[0];
+        plan.collation = index->rd_indcollation[0];
+      }
+      index_close(index, AccessShareLock);
+      if (OidIsValid(plan.index_oid)) break;
+    }
+    list_free(indexes);
+    table_close(rel, AccessShareLock);
+    if (!OidIsValid(plan.index_oid)) elog(ERROR, "crosswalk.%s has no index on %s", table, column);
+    Oid eq = get_opfamily_member(opfamily, opcintype, opcintype, BTEqualStrategyNumber);
+    if (!OidIsValid(eq)) elog(ERROR, "no equality operator for crosswalk.%s.%s", table, column);
+    plan.eq = get_opcode(eq);
+  });
+  return plan;
+}
+
+// Looks `key` up in crosswalk.<table> through the index PlanProbe found,
+// under `snapshot`; copies column `fetch` of the row found into *fetched
+// (0 if NULL). Without SQL: record() is on the payment path, and planning
+// even a cached statement with parameters cost more than the rest of
+// record() together.
+bool Probe(ProbeTable which, Oid schema, const char* table, const char* column, Datum key, Snapshot snapshot,
+           const char* fetch = nullptr, Datum* fetched = nullptr) {
+  ProbePlan& plan = probe_plans[which];
+  if (!OidIsValid(plan.relid)) plan = PlanProbe(schema, table, column, fetch);
+  const ProbePlan p = plan;
+  bool hit = false;
+  PgCall([&] {
+    Relation rel = table_open(p.relid, AccessShareLock);
+    ScanKeyData skey;
+    ScanKeyInit(&skey, p.attnum, BTEqualStrategyNumber, p.eq, key);
+    skey.sk_collation = p.collation;
+    SysScanDesc scan = systable_beginscan(rel, p.index_oid, true, snapshot, 1, &skey);
+    HeapTuple tuple = systable_getnext(scan);
+    if (HeapTupleIsValid(tuple)) {
+      hit = true;
+      if (fetched != nullptr) {
+        bool isnull = false;
+        Datum d = heap_getattr(tuple, p.fetch_attnum, RelationGetDescr(rel), &isnull);
+        Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), p.fetch_attnum - 1);
+        *fetched = isnull ? 0 : datumCopy(d, att->attbyval, att->attlen);
+      }
+    }
+    systable_endscan(scan);
+    table_close(rel, AccessShareLock);
+  });
+  return hit;
+}
 
 Lookups LookUp(Datum kind, Datum platform, Datum person, std::optional<std::string_view> from,
                std::optional<std::string_view> to) {
-  Lookups out;
-  Datum from_datum = from ? crosswalk::pg::ReturnVarlena(
-                                crosswalk::ByteView(reinterpret_cast<const std::uint8_t*>(from->data()), from->size()))
-                          : 0;
-  Datum to_datum = to ? crosswalk::pg::ReturnVarlena(
-                            crosswalk::ByteView(reinterpret_cast<const std::uint8_t*>(to->data()), to->size()))
-                      : 0;
-  bool found_live = false;
-  std::uint8_t live[crosswalk::kCanonicalIdSize];
-  PgCall([&] {
-    Oid schema = get_namespace_oid("crosswalk", false);
-    Oid person_type =
-        GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("canonical_id"), ObjectIdGetDatum(schema));
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "crosswalk: SPI_connect failed");
-    if (lookup_plan == nullptr || lookup_plan_person_type != person_type) {
-      Oid types[5] = {TEXTOID, TEXTOID, person_type, TEXTOID, TEXTOID};
-      SPIPlanPtr p = SPI_prepare(
-          "SELECT EXISTS (SELECT FROM crosswalk.ledger_kind k WHERE k.kind OPERATOR(pg_catalog.=) $1),"
-          "       EXISTS (SELECT FROM crosswalk.platform p WHERE p.name OPERATOR(pg_catalog.=) $2),"
-          "       (SELECT coalesce(x.merged_into, x.person) FROM crosswalk.person x"
-          "         WHERE x.person OPERATOR(pg_catalog.=) $3),"
-          "       $4 IS NULL OR EXISTS (SELECT FROM crosswalk.platform p WHERE p.name OPERATOR(pg_catalog.=) $4),"
-          "       $5 IS NULL OR EXISTS (SELECT FROM crosswalk.platform p WHERE p.name OPERATOR(pg_catalog.=) $5)",
-          5, types);
-      if (p == nullptr || SPI_keepplan(p) != 0) elog(ERROR, "crosswalk: could not prepare record()'s lookups");
-      if (lookup_plan != nullptr) SPI_freeplan(lookup_plan);
-      lookup_plan = p;
-      lookup_plan_person_type = person_type;
-    }
-    Datum args[5] = {kind, platform, person, from_datum, to_datum};
-    const char nulls[6] = {' ', ' ', ' ', from_datum == 0 ? 'n' : ' ', to_datum == 0 ? 'n' : ' ', '\0'};
-    // Not read-only: like a statement of a volatile function, it sees what
-    // this transaction did so far (a person linked in the same statement).
-    if (SPI_execute_plan(lookup_plan, args, nulls, false, 1) != SPI_OK_SELECT || SPI_processed != 1) {
-      elog(ERROR, "crosswalk: record()'s lookups failed");
-    }
-    HeapTuple row = SPI_tuptable->vals[0];
-    TupleDesc desc = SPI_tuptable->tupdesc;
-    bool isnull = false;
-    out.kind_known = DatumGetBool(SPI_getbinval(row, desc, 1, &isnull));
-    out.platform_known = DatumGetBool(SPI_getbinval(row, desc, 2, &isnull));
-    Datum l = SPI_getbinval(row, desc, 3, &isnull);
-    if (!isnull) {
-      std::memcpy(live, DatumGetPointer(l), sizeof live);
-      found_live = true;
-    }
-    out.from_known = DatumGetBool(SPI_getbinval(row, desc, 4, &isnull));
-    out.to_known = DatumGetBool(SPI_getbinval(row, desc, 5, &isnull));
-    SPI_finish();
+  auto text = [](std::string_view s) {
+    return crosswalk::pg::ReturnVarlena(crosswalk::ByteView(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
+  };
+  // Like a statement of a volatile function, the lookups see what this
+  // transaction did so far (a person linked earlier in the same statement).
+  Snapshot snapshot = PgCall([] {
+    CommandCounterIncrement();
+    PushActiveSnapshot(GetTransactionSnapshot());
+    return GetActiveSnapshot();
   });
-  if (found_live) {
+  struct PopSnapshot {
+    ~PopSnapshot() { PopActiveSnapshot(); }
+  } pop;
+  const Oid schema = PgCall([] { return get_namespace_oid("crosswalk", false); });
+  Lookups out;
+  out.kind_known = Probe(kKindByName, schema, "ledger_kind", "kind", kind, snapshot);
+  out.platform_known = Probe(kPlatformByName, schema, "platform", "name", platform, snapshot);
+  Datum merged_into = 0;
+  if (Probe(kPersonById, schema, "person", "person", person, snapshot, "merged_into", &merged_into)) {
     out.live.emplace();
-    std::memcpy(out.live->data(), live, sizeof live);
+    std::memcpy(out.live->data(), DatumGetPointer(merged_into != 0 ? merged_into : person), out.live->size());
   }
+  if (from) out.from_known = Probe(kPlatformByName, schema, "platform", "name", text(*from), snapshot);
+  if (to) out.to_known = Probe(kPlatformByName, schema, "platform", "name", text(*to), snapshot);
   return out;
 }
 
@@ -223,6 +300,55 @@ std::string Left100(std::string_view s) {
   return std::string(s.substr(0, static_cast<std::size_t>(n)));
 }
 
+// The ledger's CHECK constraints as parsed node trees, kept per backend with
+// the text they were parsed from (parsing them made up a sixth of record()).
+// Re-parsed whenever that text differs; planned afresh for every insert, as
+// the executor would.
+struct ParsedChecks {
+  MemoryContext context = nullptr;
+  std::vector<std::string> texts;
+  std::vector<Node*> nodes;
+};
+ParsedChecks parsed_checks;
+
+// Fills rri's constraint expressions before the insert (and before the chain
+// lock), from parsed_checks, as ExecRelCheck would on first use.
+void PrepareChecks(ResultRelInfo* rri, EState* estate) {
+  TupleConstr* constr = RelationGetDescr(rri->ri_RelationDesc)->constr;
+  if (constr == nullptr || constr->num_check == 0) return;
+  const int n = constr->num_check;
+  bool same = static_cast<int>(parsed_checks.texts.size()) == n;
+  for (int i = 0; same && i < n; ++i) same = parsed_checks.texts[static_cast<std::size_t>(i)] == constr->check[i].ccbin;
+  if (!same) {
+    parsed_checks.texts.clear();
+    parsed_checks.nodes.clear();
+    if (parsed_checks.context == nullptr) {
+      parsed_checks.context = PgCall(
+          [] { return AllocSetContextCreate(CacheMemoryContext, "crosswalk ledger checks", ALLOCSET_SMALL_SIZES); });
+    } else {
+      PgCall([] { MemoryContextReset(parsed_checks.context); });
+    }
+    for (int i = 0; i < n; ++i) {
+      const char* text = constr->check[i].ccbin;
+      Node* node = PgCall([&] {
+        MemoryContext old = MemoryContextSwitchTo(parsed_checks.context);
+        Node* parsed = static_cast<Node*>(stringToNode(text));
+        MemoryContextSwitchTo(old);
+        return parsed;
+      });
+      parsed_checks.nodes.push_back(node);
+      parsed_checks.texts.emplace_back(text);
+    }
+  }
+  Node** nodes = parsed_checks.nodes.data();
+  PgCall([&] {
+    MemoryContext old = MemoryContextSwitchTo(estate->es_query_cxt);
+    rri->ri_ConstraintExprs = static_cast<ExprState**>(palloc(n * sizeof(ExprState*)));
+    for (int i = 0; i < n; ++i) rri->ri_ConstraintExprs[i] = ExecPrepareExpr(reinterpret_cast<Expr*>(nodes[i]), estate);
+    MemoryContextSwitchTo(old);
+  });
+}
+
 // An executor state for inserting into the ledger as a statement would
 // (constraints, indexes, triggers), set up as logical replication's apply
 // worker does for ExecSimpleRelationInsert.
@@ -246,8 +372,9 @@ struct Inserter {
       estate->es_output_cid = GetCurrentCommandId(true);
       ExecOpenIndices(rri, false);
       slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(ledger), &TTSOpsHeapTuple);
-      AfterTriggerBeginQuery();
     });
+    PrepareChecks(rri, estate);
+    PgCall([] { AfterTriggerBeginQuery(); });
   }
 
   void Insert(HeapTuple row) {
