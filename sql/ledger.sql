@@ -158,3 +158,125 @@ UPDATE crosswalk.ledger
  WHERE seq = 2;
 SELECT * FROM crosswalk.verify_ledger();
 ALTER TABLE crosswalk.ledger ENABLE TRIGGER USER;
+
+-- 0.8.0: record() and the trigger canonicalize payloads straight from jsonb;
+-- canonical_json() still goes through JSON text and the parser. Both must
+-- give the same bytes for every value (and fail alike), so every hash below
+-- is recomputed from canonical_json() by the documented encoding.
+ALTER TABLE crosswalk.ledger DISABLE TRIGGER USER;
+TRUNCATE crosswalk.ledger;
+ALTER TABLE crosswalk.ledger ENABLE TRIGGER USER;
+CREATE TEMP TABLE payloads (n int, p jsonb);
+INSERT INTO payloads VALUES
+  (1, '{}'),
+  (2, '{"numbers": [0, -0, 0.0, -0.0, 1, -1, 1.0, 1.5, 0.1, 0.000001, 0.0000001, 1e21, 1e20, 123456789012345678901234567890]}'),
+  (3, '{"edges": [9007199254740993, 18446744073709551615, 18446744073709551616, -9223372036854775809, 5e-324, 1e-400, 1.7976931348623157e308]}'),
+  (4, '{"decimals": [19.990, 0.30000000000000004, 3.14159265358979323846264338327950288, 100, 1E2, 2.5e-3]}'),
+  (5, '{"s": "quote \" backslash \\ slash / tab \t nl \n cr \r bs \b ff \f ctl \u0001 \u001f del \u007f"}'),
+  (6, '{"s": "caf\u00e9 \u2028 \u20ac \uffff \ud83d\ude00 \u65e5\u672c"}'),
+  -- Member names sort by UTF-16 code units: U+1F600 (a surrogate pair, D83D)
+  -- before U+E000 and U+FFFF, unlike in UTF-8 byte order.
+  (7, '{"\ue000": 1, "\ud83d\ude00": 2, "\uffff": 3, "z": 4, "a": 5, "A": 6, "": 7, "aa": 8, "\u00e9": 9}'),
+  (8, '{"nested": {"b": [true, false, null, {"y": [], "x": {}}], "a": [[[]]]}, "b": null, "a": "x"}'),
+  (9, ('{"deep": ' || repeat('[', 255) || repeat(']', 255) || '}')::jsonb),
+  (10, ('{"deep": ' || repeat('[', 255) || '1' || repeat(']', 255) || '}')::jsonb);
+CREATE TEMP TABLE appended AS
+  SELECT n, crosswalk.record('link', (SELECT ann FROM who), 'learnhub', p) AS s FROM payloads ORDER BY n;
+SELECT n, hash = sha256(prev_hash || convert_to(
+         format('{"kind":%s,"payload":%s,"person":"%s","platform":%s,"recorded_at":"%s","seq":%s}',
+                to_jsonb(kind), crosswalk.canonical_json(payload), person, to_jsonb(platform),
+                to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), seq), 'UTF8'))
+         AS same_as_text_path
+  FROM appended JOIN crosswalk.ledger l ON l.seq = appended.s ORDER BY n;
+SELECT crosswalk.canonical_json(p) FROM payloads WHERE n IN (3, 7);
+SELECT * FROM crosswalk.verify_ledger();
+-- Nesting: 256 levels are fine, 257 are not, in both paths, with one message.
+SELECT pg_temp.err($$SELECT crosswalk.canonical_json(('{"deep": ' || repeat('[', 256) || repeat(']', 256) || '}')::jsonb)$$);
+SELECT pg_temp.err($$SELECT crosswalk.record('link', (SELECT ann FROM who), 'learnhub',
+                                             ('{"deep": ' || repeat('[', 256) || repeat(']', 256) || '}')::jsonb)$$);
+SELECT pg_temp.err($$SELECT crosswalk.canonical_json(('{"deep": ' || repeat('[', 256) || '1' || repeat(']', 256) || '}')::jsonb)$$);
+SELECT pg_temp.err($$SELECT crosswalk.record('link', (SELECT ann FROM who), 'learnhub',
+                                             ('{"deep": ' || repeat('[', 256) || '1' || repeat(']', 256) || '}')::jsonb)$$);
+SELECT pg_temp.err($$SELECT crosswalk.ledger_entry_hash(('\x' || repeat('00', 32))::bytea, 1, now(), 'link',
+                                                        (SELECT ann FROM who), 'learnhub', '[1]')$$);
+
+-- More bad input for record(): each refused with its SQLSTATE, nothing appended.
+SELECT pg_temp.err($$SELECT crosswalk.record(NULL, (SELECT ann FROM who), 'learnhub', '{}')$$);
+SELECT pg_temp.err($$SELECT crosswalk.record('purchase', (SELECT ann FROM who), 'learnhub', NULL)$$);
+SELECT pg_temp.err($$SELECT crosswalk.record('purchase', (SELECT ann FROM who), 'learnhub', 'null')$$);
+SELECT pg_temp.err($$SELECT crosswalk.record('purchase', (SELECT ann FROM who), 'learnhub', '12')$$);
+SELECT pg_temp.err($$SELECT crosswalk.record(repeat('é', 150), (SELECT ann FROM who), 'learnhub', '{}')$$);
+-- A purchase without an amount (0.7.0 let it through: its NULL checks passed).
+SELECT pg_temp.err($$SELECT crosswalk.record('purchase', (SELECT ann FROM who), 'learnhub',
+                                             '{"product": "x", "currency": "EUR"}')$$);
+SELECT pg_temp.err($$SELECT crosswalk.record('refund', (SELECT ann FROM who), 'learnhub',
+                                             '{"product": "x", "amount": "5.", "currency": "EUR"}')$$);
+SELECT pg_temp.err($$SELECT crosswalk.record('refund', (SELECT ann FROM who), 'learnhub',
+                                             '{"product": "x", "amount": true, "currency": "EUR"}')$$);
+SELECT pg_temp.err($$SELECT crosswalk.record('purchase', (SELECT ann FROM who), 'learnhub',
+                                             '{"product": 7, "amount": "5", "currency": "EUR"}')$$);
+SELECT pg_temp.err($$SELECT crosswalk.record('transfer', (SELECT ann FROM who), 'learnhub',
+                                             '{"product": "x", "from_platform": 1, "to_platform": "learnhub"}')$$);
+SELECT pg_temp.err($$SELECT crosswalk.record('transfer', (SELECT ann FROM who), 'learnhub',
+                                             '{"product": "x", "from_platform": "nowhere", "to_platform": "learnhub"}')$$);
+SELECT count(*) AS entries FROM crosswalk.ledger;
+-- Numbers as amounts are read as SQL's ->> gives them.
+SELECT crosswalk.record('refund', (SELECT ann FROM who), 'learnhub', '{"product": "x", "amount": 1E2, "currency": "EUR"}') AS seq;
+
+-- An aborted append leaves no gap: the next one takes its seq.
+BEGIN;
+SELECT crosswalk.record('link', (SELECT ann FROM who), 'learnhub', '{"try": 1}') AS seq;
+ROLLBACK;
+BEGIN;
+SELECT crosswalk.record('link', (SELECT ann FROM who), 'learnhub', '{"try": 2}') AS seq;
+SAVEPOINT s;
+SELECT crosswalk.record('link', (SELECT ann FROM who), 'learnhub', '{"try": 3}') AS seq;
+ROLLBACK TO SAVEPOINT s;
+SELECT crosswalk.record('link', (SELECT ann FROM who), 'learnhub', '{"try": 4}') AS seq;
+-- Direct INSERTs and record() mix in one transaction, and in one statement.
+INSERT INTO crosswalk.ledger (kind, person, platform, payload)
+  VALUES ('link', (SELECT ann FROM who), 'learnhub', '{"try": 5}') RETURNING seq;
+INSERT INTO crosswalk.ledger (kind, person, platform, payload)
+  SELECT 'link', (SELECT ann FROM who), 'learnhub',
+         jsonb_build_object('try', 6, 'also', crosswalk.record('link', (SELECT ann FROM who), 'learnhub', '{"try": 7}'))
+  RETURNING seq, payload;
+COMMIT;
+SELECT seq, payload FROM crosswalk.ledger WHERE payload ? 'try' ORDER BY seq;
+SELECT * FROM crosswalk.verify_ledger();
+
+-- record() chains its row itself and the trigger lets exactly that row
+-- through: a trigger that changes the row first makes the append fail.
+CREATE FUNCTION pg_temp.meddle() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.payload := NEW.payload || '{"meddled": true}';
+  RETURN NEW;
+END $$;
+CREATE TRIGGER a_meddle BEFORE INSERT ON crosswalk.ledger FOR EACH ROW EXECUTE FUNCTION pg_temp.meddle();
+SELECT pg_temp.err($$SELECT crosswalk.record('link', (SELECT ann FROM who), 'learnhub', '{}')$$);
+DROP TRIGGER a_meddle ON crosswalk.ledger;
+
+-- verify_ledger() names rows it cannot even encode, rather than failing.
+ALTER TABLE crosswalk.ledger DISABLE TRIGGER USER;
+CREATE TEMP TABLE kept AS SELECT * FROM crosswalk.ledger WHERE seq = 4;
+UPDATE crosswalk.ledger SET payload = '{"n": 1e400}' WHERE seq = 4;
+SELECT * FROM crosswalk.verify_ledger();
+UPDATE crosswalk.ledger SET payload = (SELECT payload FROM kept), recorded_at = 'infinity' WHERE seq = 4;
+SELECT * FROM crosswalk.verify_ledger();
+UPDATE crosswalk.ledger SET recorded_at = (SELECT recorded_at FROM kept) WHERE seq = 4;
+SELECT * FROM crosswalk.verify_ledger();
+-- A chain that does not start at 1 is bad at its first entry.
+DELETE FROM crosswalk.ledger WHERE seq = 1;
+SELECT * FROM crosswalk.verify_ledger();
+ALTER TABLE crosswalk.ledger ENABLE TRIGGER USER;
+
+-- verify_ledger() reads the whole table: a role that may call it but not
+-- read the ledger is refused.
+CREATE ROLE cw_ledger_caller;
+GRANT USAGE ON SCHEMA crosswalk TO cw_ledger_caller;
+GRANT EXECUTE ON FUNCTION crosswalk.verify_ledger() TO cw_ledger_caller;
+SET ROLE cw_ledger_caller;
+SELECT pg_temp.err($$SELECT * FROM crosswalk.verify_ledger()$$);
+RESET ROLE;
+REVOKE ALL ON FUNCTION crosswalk.verify_ledger() FROM cw_ledger_caller;
+REVOKE ALL ON SCHEMA crosswalk FROM cw_ledger_caller;
+DROP ROLE cw_ledger_caller;
