@@ -19,7 +19,8 @@ TEST(Ledger, ConcurrentAppendsMakeOneChain) {
   cluster.CreateDatabaseWithExtension("hub");
   auto setup = cluster.Connect("hub");
   setup.Exec("SELECT crosswalk.register_platform('learnhub'), crosswalk.register_platform('skillpath')");
-  setup.Exec("CREATE TABLE people AS SELECT crosswalk.link('learnhub', 'p' || i) AS person FROM generate_series(1, 8) i");
+  setup.Exec(
+      "CREATE TABLE people AS SELECT crosswalk.link('learnhub', 'p' || i) AS person FROM generate_series(1, 8) i");
 
   constexpr int kSessions = 8;
   constexpr int kEach = 150;
@@ -83,6 +84,90 @@ TEST(Ledger, ConcurrentAppendsMakeOneChain) {
             std::to_string(kEach + kEach / 10));
 }
 
+// Appends that abort (whole transactions and savepoints) and rows inserted
+// directly, interleaved with record() from many sessions: one chain without
+// gaps, and every seq record() returned is the committed entry it made.
+TEST(Ledger, AbortedAndDirectAppendsUnderConcurrencyKeepOneChain) {
+  Cluster cluster;
+  cluster.CreateDatabaseWithExtension("hub");
+  auto setup = cluster.Connect("hub");
+  setup.Exec("SELECT crosswalk.register_platform('learnhub')");
+  setup.Exec(
+      "CREATE TABLE people AS SELECT crosswalk.link('learnhub', 'p' || i) AS person FROM generate_series(1, 6) i");
+
+  constexpr int kSessions = 6;
+  constexpr int kRounds = 60;
+  const std::string record =
+      "SELECT crosswalk.record('link', (SELECT person FROM people OFFSET $1 LIMIT 1), 'learnhub', "
+      "jsonb_build_object('s', $1::int, 'i', $2::int, 'step', $3::text))";
+  std::atomic<int> failures{0};
+  std::vector<std::vector<std::pair<std::string, std::string>>> returned(kSessions);  // (seq, "s/i")
+  std::vector<std::thread> writers;
+  for (int s = 0; s < kSessions; ++s) {
+    writers.emplace_back([&, s] {
+      auto c = cluster.Connect("hub");
+      for (int i = 0; i < kRounds; ++i) {
+        const std::string si = std::to_string(s), ii = std::to_string(i);
+        try {
+          switch (i % 4) {
+            case 0:  // rolled back: its seq is taken again by the next append
+              c.Exec("BEGIN");
+              c.ExecParams(record, {si, ii, "rolled back"});
+              c.Exec("ROLLBACK");
+              break;
+            case 1:  // a direct INSERT, chained by the trigger
+              c.ExecParams(
+                  "INSERT INTO crosswalk.ledger (kind, person, platform, payload) "
+                  "SELECT 'link', person, 'learnhub', jsonb_build_object('s', $1::int, 'i', $2::int) "
+                  "FROM people OFFSET $1 LIMIT 1",
+                  {si, ii});
+              break;
+            case 2: {  // a savepoint rolled back between two appends
+              c.Exec("BEGIN");
+              c.Exec("SAVEPOINT a");
+              c.ExecParams(record, {si, ii, "released"});
+              c.Exec("ROLLBACK TO SAVEPOINT a");
+              auto r = c.ExecParams(record, {si, ii, "kept"});
+              c.Exec("COMMIT");
+              returned[static_cast<std::size_t>(s)].emplace_back(r.value(0, 0), si + "/" + ii);
+              break;
+            }
+            default: {
+              auto r = c.ExecParams(record, {si, ii, "kept"});
+              returned[static_cast<std::size_t>(s)].emplace_back(r.value(0, 0), si + "/" + ii);
+            }
+          }
+        } catch (const std::exception& e) {
+          ++failures;
+          ADD_FAILURE() << e.what();
+        }
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+
+  EXPECT_EQ(failures.load(), 0);
+  const int expected = kSessions * (kRounds / 4) * 3;
+  EXPECT_EQ(*setup.Scalar("SELECT count(*) FROM crosswalk.ledger"), std::to_string(expected));
+  EXPECT_EQ(*setup.Scalar("SELECT min(seq) = 1 AND max(seq) = count(*) FROM crosswalk.ledger"), "t");
+  EXPECT_EQ(*setup.Scalar("SELECT count(DISTINCT prev_hash) = count(*) FROM crosswalk.ledger"), "t");
+  EXPECT_EQ(
+      *setup.Scalar("SELECT count(*) FROM crosswalk.ledger WHERE payload ->> 'step' IN ('rolled back', 'released')"),
+      "0");
+  EXPECT_EQ(*setup.Scalar("SELECT ok FROM crosswalk.verify_ledger()"), "t");
+  int checked = 0;
+  for (const auto& session : returned) {
+    for (const auto& [seq, si] : session) {
+      EXPECT_EQ(*setup.Scalar(
+                    "SELECT (payload ->> 's') || '/' || (payload ->> 'i') FROM crosswalk.ledger WHERE seq = $1", {seq}),
+                si)
+          << "seq " << seq;
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, kSessions * (kRounds / 4) * 2);
+}
+
 // A copy of the ledger on another database (as a peer holds it) verifies
 // there, and a row altered on the copy is found there.
 TEST(Ledger, CopyVerifiesElsewhereAndTamperingThereIsFound) {
@@ -97,8 +182,9 @@ TEST(Ledger, CopyVerifiesElsewhereAndTamperingThereIsFound) {
       "  FROM generate_series(1, 50) i");
   // Copy the rows as text, as COPY or logical replication would carry them;
   // the peer's insert trigger re-checks every hash on the way in.
-  auto rows = src.Exec("SELECT seq, recorded_at, kind, person, platform, payload, prev_hash, hash "
-                       "FROM crosswalk.ledger ORDER BY seq");
+  auto rows = src.Exec(
+      "SELECT seq, recorded_at, kind, person, platform, payload, prev_hash, hash "
+      "FROM crosswalk.ledger ORDER BY seq");
   auto dst = b.Connect("peer");
   dst.Exec("SET timezone = 'Asia/Kolkata'");  // a different session time zone changes nothing
   for (int i = 0; i < rows.rows(); ++i) {
@@ -107,9 +193,10 @@ TEST(Ledger, CopyVerifiesElsewhereAndTamperingThereIsFound) {
     dst.ExecParams("INSERT INTO crosswalk.ledger VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", params);
   }
   EXPECT_EQ(*dst.Scalar("SELECT ok FROM crosswalk.verify_ledger()"), "t");
-  dst.Exec("ALTER TABLE crosswalk.ledger DISABLE TRIGGER USER;"
-           "UPDATE crosswalk.ledger SET payload = payload || '{\"amount\": \"0.01\"}' WHERE seq = 17;"
-           "ALTER TABLE crosswalk.ledger ENABLE TRIGGER USER");
+  dst.Exec(
+      "ALTER TABLE crosswalk.ledger DISABLE TRIGGER USER;"
+      "UPDATE crosswalk.ledger SET payload = payload || '{\"amount\": \"0.01\"}' WHERE seq = 17;"
+      "ALTER TABLE crosswalk.ledger ENABLE TRIGGER USER");
   EXPECT_EQ(*dst.Scalar("SELECT first_bad FROM crosswalk.verify_ledger()"), "17");
 }
 
@@ -136,15 +223,17 @@ TEST(LedgerCheckpoint, PeerVerifiesAnotherPlatformsCheckpoint) {
       "  jsonb_build_object('product', 'p' || i, 'amount', i || '.00', 'currency', 'EUR')) "
       "  FROM generate_series(1, 20) i");
   std::string pub = *src.Scalar("SELECT encode(crosswalk.create_signing_key('learnhub-ledger'), 'hex')");
-  auto cp = src.Exec("SELECT seq, encode(tip_hash, 'hex'), encode(signature, 'hex') "
-                     "FROM crosswalk.ledger_checkpoint('learnhub-ledger')");
+  auto cp = src.Exec(
+      "SELECT seq, encode(tip_hash, 'hex'), encode(signature, 'hex') "
+      "FROM crosswalk.ledger_checkpoint('learnhub-ledger')");
   ASSERT_EQ(cp.value(0, 0), "20");
   // The wrapped seed is not the seed: signing with the raw stored bytes as a
   // key would be the leak; the stored value is 61 bytes of GCM output.
   EXPECT_EQ(*src.Scalar("SELECT octet_length(wrapped_seed) FROM crosswalk.signing_key"), "61");
 
-  auto rows = src.Exec("SELECT seq, recorded_at, kind, person, platform, payload, prev_hash, hash "
-                       "FROM crosswalk.ledger ORDER BY seq");
+  auto rows = src.Exec(
+      "SELECT seq, recorded_at, kind, person, platform, payload, prev_hash, hash "
+      "FROM crosswalk.ledger ORDER BY seq");
   auto dst = b.Connect("peer");
   for (int i = 0; i < rows.rows(); ++i) {
     std::vector<std::optional<std::string>> params;
@@ -160,11 +249,12 @@ TEST(LedgerCheckpoint, PeerVerifiesAnotherPlatformsCheckpoint) {
   EXPECT_EQ(*dst.Scalar(verify, {cp.value(0, 0), cp.value(0, 1), cp.value(0, 2), other}), "f");
   // Rewrite the last entry of B's copy together with its hash: the chain
   // alone cannot tell (no later entry links to it), the checkpoint can.
-  dst.Exec("ALTER TABLE crosswalk.ledger DISABLE TRIGGER USER;"
-           "UPDATE crosswalk.ledger SET payload = payload || '{\"amount\": \"0.01\"}', "
-           "  hash = crosswalk.ledger_entry_hash(prev_hash, seq, recorded_at, kind, person, platform, "
-           "                                     payload || '{\"amount\": \"0.01\"}') WHERE seq = 20;"
-           "ALTER TABLE crosswalk.ledger ENABLE TRIGGER USER");
+  dst.Exec(
+      "ALTER TABLE crosswalk.ledger DISABLE TRIGGER USER;"
+      "UPDATE crosswalk.ledger SET payload = payload || '{\"amount\": \"0.01\"}', "
+      "  hash = crosswalk.ledger_entry_hash(prev_hash, seq, recorded_at, kind, person, platform, "
+      "                                     payload || '{\"amount\": \"0.01\"}') WHERE seq = 20;"
+      "ALTER TABLE crosswalk.ledger ENABLE TRIGGER USER");
   EXPECT_EQ(*dst.Scalar("SELECT ok FROM crosswalk.verify_ledger()"), "t");
   EXPECT_EQ(*dst.Scalar(verify, args), "f");
 }
