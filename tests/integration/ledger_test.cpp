@@ -168,6 +168,29 @@ TEST(Ledger, AbortedAndDirectAppendsUnderConcurrencyKeepOneChain) {
   EXPECT_EQ(checked, kSessions * (kRounds / 4) * 2);
 }
 
+// A REPEATABLE READ transaction whose snapshot predates another session's
+// append still chains onto that append (the tip is read as of now, under the
+// chain lock), rather than forking the chain or failing on a duplicate seq.
+TEST(Ledger, AppendFromAnOlderSnapshotChainsOntoTheRealTip) {
+  Cluster cluster;
+  cluster.CreateDatabaseWithExtension("hub");
+  auto a = cluster.Connect("hub");
+  a.Exec("SELECT crosswalk.register_platform('learnhub')");
+  a.Exec("CREATE TABLE people AS SELECT crosswalk.link('learnhub', 'p1') AS person");
+  const std::string record =
+      "SELECT crosswalk.record('link', (SELECT person FROM people), 'learnhub', jsonb_build_object('by', $1::text))";
+  a.ExecParams(record, {"a"});
+  a.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ");
+  EXPECT_EQ(*a.Scalar("SELECT count(*) FROM crosswalk.ledger"), "1");  // the snapshot is taken here
+  auto b = cluster.Connect("hub");
+  EXPECT_EQ(b.ExecParams(record, {"b"}).value(0, 0), "2");
+  EXPECT_EQ(a.ExecParams(record, {"a, later"}).value(0, 0), "3");
+  EXPECT_EQ(*a.Scalar("SELECT count(*) FROM crosswalk.ledger"), "2");  // its own, not b's: still the old snapshot
+  a.Exec("COMMIT");
+  EXPECT_EQ(*b.Scalar("SELECT string_agg(payload ->> 'by', ',' ORDER BY seq) FROM crosswalk.ledger"), "a,b,a, later");
+  EXPECT_EQ(*b.Scalar("SELECT ok FROM crosswalk.verify_ledger()"), "t");
+}
+
 // A copy of the ledger on another database (as a peer holds it) verifies
 // there, and a row altered on the copy is found there.
 TEST(Ledger, CopyVerifiesElsewhereAndTamperingThereIsFound) {
