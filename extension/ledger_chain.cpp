@@ -1,5 +1,7 @@
 // The pieces of crosswalk.ledger's chain shared by the chaining trigger,
 // record() and verify_ledger().
+#include <sched.h>
+
 #include <cstring>
 
 #include "json_canonical.hpp"
@@ -29,8 +31,13 @@ namespace {
 // Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
 constexpr std::int64_t kPostgresEpochUnixMicros = 946684800LL * 1000000LL;
 
-// The advisory lock's first key: 'cwlk'.
+// The advisory locks' first keys: 'cwlk' for the chain, 'cwlq' for the
+// right to poll for it.
 constexpr std::uint32_t kChainLockKey = 0x63776c6b;
+constexpr std::uint32_t kChainQueueLockKey = 0x63776c71;
+
+// How long the head of the queue polls before it waits in the lock's queue.
+constexpr int kChainPollMillis = 2;
 
 int Attnum(TupleDesc desc, const char* name) {
   for (int i = 0; i < desc->natts; ++i) {
@@ -71,9 +78,30 @@ Oid LedgerOid() {
 
 void LockChain(Oid ledger_oid) {
   PgCall([&] {
-    LOCKTAG tag;
-    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kChainLockKey, static_cast<uint32>(ledger_oid), 2);
-    (void)LockAcquire(&tag, ExclusiveLock, false, false);
+    LOCKTAG chain;
+    SET_LOCKTAG_ADVISORY(chain, MyDatabaseId, kChainLockKey, static_cast<uint32>(ledger_oid), 2);
+    if (LockAcquire(&chain, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL) return;
+    // Taken. Waiting in the lock's queue would hand the lock over on release
+    // to a sleeping backend, and every append would then wait for that
+    // backend to be woken and scheduled. Instead, one appender at a time
+    // (the holder of the queue lock) polls for the chain lock, so it takes
+    // it the moment it is free while the next one is being woken.
+    LOCKTAG queue;
+    SET_LOCKTAG_ADVISORY(queue, MyDatabaseId, kChainQueueLockKey, static_cast<uint32>(ledger_oid), 2);
+    (void)LockAcquire(&queue, ExclusiveLock, false, false);
+    const TimestampTz give_up = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), kChainPollMillis);
+    bool taken = false;
+    while (!taken) {
+      CHECK_FOR_INTERRUPTS();
+      taken = LockAcquire(&chain, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL;
+      if (!taken && GetCurrentTimestamp() > give_up) break;
+      if (!taken) sched_yield();
+    }
+    // A holder that takes long (a long transaction, or one waiting for
+    // something this backend holds): wait in the lock's queue, where the
+    // deadlock detector sees the wait.
+    if (!taken) (void)LockAcquire(&chain, ExclusiveLock, false, false);
+    LockRelease(&queue, ExclusiveLock, false);
   });
 }
 

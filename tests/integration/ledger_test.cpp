@@ -3,7 +3,9 @@
 // sees a whole chain.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -189,6 +191,78 @@ TEST(Ledger, AppendFromAnOlderSnapshotChainsOntoTheRealTip) {
   a.Exec("COMMIT");
   EXPECT_EQ(*b.Scalar("SELECT string_agg(payload ->> 'by', ',' ORDER BY seq) FROM crosswalk.ledger"), "a,b,a, later");
   EXPECT_EQ(*b.Scalar("SELECT ok FROM crosswalk.verify_ledger()"), "t");
+}
+
+// An appender that finds the chain lock taken polls for it only briefly,
+// then waits in the lock's queue: a long holder makes the others wait (and
+// they all go on when it ends), and a deadlock through the chain lock is
+// found by the deadlock detector instead of spinning forever.
+TEST(Ledger, WaitsForTheChainLockAreSeenByTheDeadlockDetector) {
+  Cluster cluster;
+  cluster.CreateDatabaseWithExtension("hub");
+  auto a = cluster.Connect("hub");
+  a.Exec("SELECT crosswalk.register_platform('learnhub')");
+  a.Exec("CREATE TABLE people AS SELECT crosswalk.link('learnhub', 'p1') AS person");
+  a.Exec("CREATE TABLE gate (id int PRIMARY KEY); INSERT INTO gate VALUES (1)");
+  const std::string record =
+      "SELECT crosswalk.record('link', (SELECT person FROM people), 'learnhub', jsonb_build_object('by', $1::text))";
+  auto ungranted_advisory = [&] {
+    return std::stoi(*a.Scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"));
+  };
+  auto wait_for_waiters = [&](int n) {
+    for (int i = 0; i < 500 && ungranted_advisory() < n; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return ungranted_advisory();
+  };
+
+  // A holds the chain lock; B and C queue behind it and finish when A commits.
+  a.Exec("BEGIN");
+  a.ExecParams(record, {"a"});
+  std::vector<std::string> seqs(2);
+  std::vector<std::thread> waiters;
+  for (int i = 0; i < 2; ++i) {
+    waiters.emplace_back([&, i] {
+      auto c = cluster.Connect("hub");
+      seqs[static_cast<std::size_t>(i)] = c.ExecParams(record, {i == 0 ? "b" : "c"}).value(0, 0);
+    });
+  }
+  EXPECT_EQ(wait_for_waiters(2), 2);  // one in the chain lock's queue, one in the poll queue
+  a.Exec("COMMIT");
+  for (auto& w : waiters) w.join();
+  std::sort(seqs.begin(), seqs.end());
+  EXPECT_EQ(seqs, (std::vector<std::string>{"2", "3"}));
+
+  // D holds a row and waits for the chain; A holds the chain and asks for the row.
+  a.Exec("BEGIN");
+  a.ExecParams(record, {"a2"});
+  std::string d_error;
+  std::thread d([&] {
+    auto c = cluster.Connect("hub");
+    try {
+      c.Exec("BEGIN");
+      c.Exec("SELECT * FROM gate WHERE id = 1 FOR UPDATE");
+      c.ExecParams(record, {"d"});
+      c.Exec("COMMIT");
+    } catch (const std::exception& e) {
+      d_error = e.what();
+    }
+  });
+  EXPECT_EQ(wait_for_waiters(1), 1);
+  std::string a_error;
+  try {
+    a.Exec("SELECT * FROM gate WHERE id = 1 FOR UPDATE");
+    a.Exec("COMMIT");
+  } catch (const std::exception& e) {
+    a_error = e.what();
+    a.Exec("ROLLBACK");
+  }
+  d.join();
+  // Exactly one of the two was chosen as the deadlock victim; the other committed.
+  EXPECT_NE(a_error.empty(), d_error.empty()) << "a: " << a_error << " d: " << d_error;
+  EXPECT_NE((a_error + d_error).find("deadlock detected"), std::string::npos) << a_error << d_error;
+  EXPECT_EQ(*a.Scalar("SELECT count(*) FROM crosswalk.ledger"), "4");
+  EXPECT_EQ(*a.Scalar("SELECT min(seq) = 1 AND max(seq) = 4 FROM crosswalk.ledger"), "t");
+  EXPECT_EQ(*a.Scalar("SELECT ok FROM crosswalk.verify_ledger()"), "t");
 }
 
 // A copy of the ledger on another database (as a peer holds it) verifies
