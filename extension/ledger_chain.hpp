@@ -30,6 +30,8 @@ Oid LedgerOid();
 // The lock that serializes appends, held to the end of the transaction: the
 // advisory lock ('cwlk', the ledger's oid), the one pg_advisory_xact_lock(int4,
 // int4) would take, so every version of the chaining code excludes the others.
+// When it is taken, the caller polls for it for up to 2 ms if it is first in
+// line (holds the advisory lock ('cwlq', oid) meanwhile), then waits for it.
 void LockChain(Oid ledger_oid);
 
 struct Tip {
