@@ -4,8 +4,11 @@
 -- chains and inserts the row itself (the chaining trigger passes exactly that
 -- row through, and still chains every row inserted any other way).
 -- verify_ledger() is C++: one pass through the primary key, no per-row SQL.
--- Hashes, error codes and messages are those of 0.7.0, with one fix: a
--- purchase or refund without an "amount" is refused (0.7.0 let it through).
+-- Hashes, error codes and messages are those of 0.7.0, except that a purchase
+-- or refund without an "amount" is refused (0.7.0 let it through), an append
+-- from a REPEATABLE READ snapshot chains onto the real tip (0.7.0 failed with
+-- a duplicate seq), and verify_ledger() names an entry it cannot encode
+-- instead of raising the encoding error.
 \echo Use "CREATE EXTENSION crosswalk" to load this file. \quit
 
 CREATE OR REPLACE FUNCTION crosswalk.record(kind text, person crosswalk.canonical_id, platform text, payload jsonb)
