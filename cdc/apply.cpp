@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "conflict.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
+#include "replication.hpp"
 #include "sqltext.hpp"
+#include "two_way.hpp"
 
 namespace crosswalk::cdc {
 
@@ -355,6 +358,14 @@ void PeerApplier::Prepare() {
       "SET client_encoding = 'UTF8'; SET synchronous_commit = on; SET application_name = 'crosswalk-sync'; "
       "SET search_path = pg_catalog, pg_temp");
   EnsurePeerSchema(*conn_);
+  // Whatever this session writes began on the source unless SetOrigin says
+  // otherwise: a stream reading this peer knows not to send it back.
+  UseOrigin(*conn_, config_.source.platform, false);
+  session_origin_ = config_.source.platform;
+  origin_lsn_ = 0;
+  origin_time_ = 0;
+  two_way_ = HasTwoWayTables(peer_);
+  if (two_way_) PrepareTwoWayTables(*conn_, peer_);
   plans_.clear();
   bool any_identity = false;
   for (const auto& t : peer_.tables) {
@@ -455,6 +466,18 @@ void PeerApplier::ExecInTransaction(const std::string& sql) {
   conn_->Exec(text);
 }
 
+void PeerApplier::SetOrigin(const std::string& platform, Lsn commit_lsn, std::int64_t commit_time) {
+  if (platform != session_origin_) {
+    if (tx_open_ || !pending_.rows.empty()) {
+      throw Error(sqlstate::kInternalError, "replication origin changed inside a peer transaction");
+    }
+    UseOrigin(*conn_, platform, true);
+    session_origin_ = platform;
+  }
+  origin_lsn_ = commit_lsn;
+  origin_time_ = commit_time;
+}
+
 void PeerApplier::BeginTransaction() {
   pending_ = Segment{};
   tx_rows_ = 0;
@@ -529,6 +552,8 @@ void PeerApplier::AddChange(RowChange change) {
                     pending_.rows.size() < static_cast<std::size_t>(bulk_ ? std::max(config_.apply.batch_rows, 20000)
                                                                           : config_.apply.batch_rows) &&
                     pending_.bytes < kMaxSegmentBytes;
+  // Two-way tables settle each row against the peer's (conflict.hpp).
+  if (compatible && two_way_) compatible = !plans_.at(QualifiedName{rel.schema, rel.name}).front().mapping->two_way;
   if (compatible && change.op == ChangeOp::kUpdate) {
     compatible = !pending_.keys.count(key) && (new_key.empty() || !pending_.keys.count(new_key));
   }
@@ -781,6 +806,19 @@ std::string PeerApplier::BuildStatement(const MappingPlan& plan, const Relation&
   }
   std::string where = m.where ? "COALESCE((" + *m.where + "), false)" : "true";
   std::string target = m.target.Quoted();
+  if (m.two_way) {
+    if (op != ChangeOp::kInsert && rel.replica_identity != 'f') {
+      throw Error("0A000",
+                  "config: " + m.path + ": two-way source " + m.source.Display() +
+                      " does not send whole old rows, so conflicts cannot be detected",
+                  "ALTER TABLE " + m.source.Quoted() + " REPLICA IDENTITY FULL;");
+    }
+    std::map<std::string, std::string> types;
+    for (const auto& [name, col] : plan.target_columns) types[name] = col.type;
+    ConflictContext ctx{peer_.slot, origin_lsn_, session_origin_, origin_time_ ? origin_time_ : PostgresNow(),
+                        peer_.platform};
+    return BuildTwoWayStatement(m, types, ChangeOpName(op), stage, value_sql, ctx);
+  }
 
   std::vector<std::string> target_cols, values;
   for (const auto* c : written) {
@@ -1278,8 +1316,14 @@ void PeerApplier::Truncate(const std::vector<std::shared_ptr<const Relation>>& r
 
 void PeerApplier::CommitTransaction(Lsn end_lsn, bool snapshot, std::uint64_t source_transactions) {
   std::string lsn = QuoteLiteral(FormatLsn(end_lsn));
+  // The peer's commit record carries the source's commit LSN and time.
+  std::string origin = origin_time_ && !snapshot ? "SELECT pg_catalog.pg_replication_origin_xact_setup(" +
+                                                       QuoteLiteral(FormatLsn(origin_lsn_)) + "::pg_lsn, " +
+                                                       TimestampSql(origin_time_) + "); "
+                                                 : std::string();
   CommitSql progress = [&](std::size_t rows) {
-    return "INSERT INTO crosswalk_sync.progress AS p (slot, applied_lsn, snapshot_lsn, transactions, rows_applied, "
+    return origin +
+           "INSERT INTO crosswalk_sync.progress AS p (slot, applied_lsn, snapshot_lsn, transactions, rows_applied, "
            "guards_slot) VALUES (" +
            QuoteLiteral(peer_.slot) + ", " + lsn + ", " + (snapshot ? lsn : "NULL") + ", " +
            std::to_string(source_transactions) + ", " + std::to_string(rows) +

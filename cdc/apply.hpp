@@ -106,6 +106,12 @@ class PeerApplier {
   // `source_transactions` counts the source transactions this peer
   // transaction holds (consecutive ones may be grouped, each whole).
   void CommitTransaction(Lsn end_lsn, bool snapshot = false, std::uint64_t source_transactions = 1);
+  // Where the next source transaction began (its replication origin on the
+  // peer, origin.hpp) and when and where it committed on the source. Called
+  // between peer transactions when the platform changes; the commit carries
+  // the time (pg_replication_origin_xact_setup) so that last_writer_wins
+  // compares source commit times on both sides.
+  void SetOrigin(const std::string& platform, Lsn commit_lsn, std::int64_t commit_time);
   // Rows in the open peer transaction, applied or pending.
   std::uint64_t open_rows() const { return tx_rows_ + pending_.rows.size(); }
   // Rolls back an open peer transaction (on shutdown or error).
@@ -228,6 +234,12 @@ class PeerApplier {
   void PublishCommittedRows();
   int stage_counter_ = 0;
   ApplyCounters counters_;
+  // The replication origin this session writes under (platform), and the
+  // source transaction's commit position and time (0: a local commit time).
+  std::string session_origin_;
+  Lsn origin_lsn_ = 0;
+  std::int64_t origin_time_ = 0;
+  bool two_way_ = false;
 };
 
 }  // namespace crosswalk::cdc

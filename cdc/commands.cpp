@@ -14,6 +14,7 @@
 #include "pq.hpp"
 #include "snapshot.hpp"
 #include "stream.hpp"
+#include "two_way.hpp"
 
 namespace crosswalk::cdc {
 
@@ -24,6 +25,12 @@ int RunPeers(const Config& config, bool snapshot_only, const std::atomic<bool>& 
   // run at once, naming its path.
   std::ostringstream plan;
   ValidateConfig(config, plan, /*tolerate_down_peers=*/true);
+  // Two-way tables: the reverse streams run beside the forward ones.
+  const std::vector<Config> reverse = DeriveReverseConfigs(config);
+  for (const auto& rc : reverse) ValidateConfig(rc, plan, /*tolerate_down_peers=*/true);
+  std::vector<std::pair<const Config*, const PeerConfig*>> streams;
+  for (const auto& peer : config.peers) streams.emplace_back(&config, &peer);
+  for (const auto& rc : reverse) streams.emplace_back(&rc, &rc.peers.front());
   // The monitor (metrics endpoint, slot lag, alerts) runs beside the peers
   // and ends when they all have.
   std::unique_ptr<Monitor> monitor;
@@ -33,11 +40,13 @@ int RunPeers(const Config& config, bool snapshot_only, const std::atomic<bool>& 
   if (monitor) monitor_thread = std::thread([&] { monitor->Run(peers_done); });
   std::vector<std::thread> threads;
   std::atomic<int> failed{0};
-  for (const auto& peer : config.peers) {
+  for (const auto& [stream_config, peer_ptr] : streams) {
+    const Config& cfg = *stream_config;
+    const PeerConfig& peer = *peer_ptr;
     Metrics::Get().SetPeerState(peer.name, PeerState::kStarting);
-    threads.emplace_back([&config, &peer, &stop, &failed, snapshot_only] {
+    threads.emplace_back([&cfg, &peer, &stop, &failed, snapshot_only] {
       try {
-        PeerStream stream(config, peer, stop);
+        PeerStream stream(cfg, peer, stop);
         stream.Run(snapshot_only);
         Metrics::Get().SetPeerState(peer.name, PeerState::kStopped);
       } catch (const Error& e) {
@@ -123,7 +132,12 @@ void ValidateConfig(const Config& config, std::ostream& out, bool tolerate_down_
       out << "  " << t.source.Display() << " (replica identity " << rel.replica_identity << ") -> "
           << t.target.Display() << " key (";
       for (std::size_t i = 0; i < t.key.size(); ++i) out << (i ? ", " : "") << t.key[i];
-      out << ")" << (t.where ? " where " + *t.where : "") << "\n";
+      out << ")" << (t.where ? " where " + *t.where : "");
+      if (t.two_way) {
+        out << " two-way, conflicts " << ConflictPolicyName(t.two_way->conflicts)
+            << (t.two_way->priority ? " (" + *t.two_way->priority + " wins)" : "");
+      }
+      out << "\n";
       for (const auto& c : t.columns) {
         out << "    " << c.target << " = "
             << (c.identity_column ? "identity(" + *c.identity_column + ")" : c.expression) << "\n";
@@ -133,7 +147,16 @@ void ValidateConfig(const Config& config, std::ostream& out, bool tolerate_down_
   out << "ok\n";
 }
 
-void CheckConfig(const Config& config, std::ostream& out) { ValidateConfig(config, out, false); }
+void CheckConfig(const Config& config, std::ostream& out) {
+  // The inverse mappings first: a two-way table that cannot be mapped back
+  // is a config error whatever the servers say.
+  const std::vector<Config> reverse = DeriveReverseConfigs(config);
+  ValidateConfig(config, out, false);
+  for (const auto& rc : reverse) {
+    out << "reverse stream of two-way tables, " << rc.source.platform << " -> " << rc.peers.front().platform << ":\n";
+    ValidateConfig(rc, out, false);
+  }
+}
 
 void PrintStatus(const Config& config, std::ostream& out) {
   pq::Connection source(config.source.dsn);

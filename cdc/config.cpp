@@ -28,6 +28,18 @@ const char* UnmappedIdentityName(UnmappedIdentity mode) {
   return "?";
 }
 
+const char* ConflictPolicyName(ConflictPolicy policy) {
+  switch (policy) {
+    case ConflictPolicy::kLastWriterWins:
+      return "last_writer_wins";
+    case ConflictPolicy::kSourcePriority:
+      return "source_priority";
+    case ConflictPolicy::kDeadLetter:
+      return "dead_letter";
+  }
+  return "?";
+}
+
 namespace {
 
 SourceConfig ParseSource(const json& j) {
@@ -58,8 +70,46 @@ ColumnMapping ParseColumn(const std::string& target, const json& v, const std::s
                  TypeName(v));
 }
 
+TwoWayConfig ParseTwoWay(const json& j, const std::string& path, const TableMapping& t) {
+  Object o(j, path, {"conflicts", "priority", "reverse", "tombstone_retention_seconds"});
+  TwoWayConfig w;
+  w.path = path;
+  std::string policy = o.OptionalString("conflicts").value_or("last_writer_wins");
+  if (policy == "last_writer_wins")
+    w.conflicts = ConflictPolicy::kLastWriterWins;
+  else if (policy == "source_priority")
+    w.conflicts = ConflictPolicy::kSourcePriority;
+  else if (policy == "dead_letter")
+    w.conflicts = ConflictPolicy::kDeadLetter;
+  else
+    Fail(o.PathOf("conflicts"), "\"" + policy + "\" is not one of last_writer_wins, source_priority, dead_letter");
+  w.priority = o.OptionalString("priority");
+  if (w.conflicts == ConflictPolicy::kSourcePriority && !w.priority) {
+    Fail(o.PathOf("priority"), "missing: conflicts is \"source_priority\"", "Name the platform whose change wins.");
+  }
+  if (w.conflicts != ConflictPolicy::kSourcePriority && w.priority) {
+    Fail(o.PathOf("priority"), "only meaningful with \"conflicts\": \"source_priority\"");
+  }
+  if (o.Has("reverse")) {
+    const json& r = o.At("reverse");
+    if (!r.is_object()) Fail(o.PathOf("reverse"), std::string("expected an object, got ") + TypeName(r));
+    for (auto it = r.begin(); it != r.end(); ++it) {
+      std::string p = o.PathOf("reverse") + "." + it.key();
+      if (it.key().empty()) Fail(p, "empty source column name");
+      w.reverse.emplace_back(it.key(), Object::StringValue(it.value(), p));
+    }
+  }
+  w.tombstone_retention_seconds =
+      o.OptionalInt("tombstone_retention_seconds", 60, 365 * 86400).value_or(w.tombstone_retention_seconds);
+  if (t.where) {
+    Fail(path, "a two-way table cannot have a \"where\" filter",
+         "A row leaving the filter on one side would be deleted on the other.");
+  }
+  return w;
+}
+
 TableMapping ParseTable(const json& j, const std::string& path) {
-  Object o(j, path, {"source", "target", "key", "columns", "where", "snapshot_order_by"});
+  Object o(j, path, {"source", "target", "key", "columns", "where", "snapshot_order_by", "two_way"});
   TableMapping t;
   t.path = path;
   t.source = ParseQualifiedName(o.String("source"), "config: " + o.PathOf("source"));
@@ -98,6 +148,7 @@ TableMapping ParseTable(const json& j, const std::string& path) {
       t.snapshot_order_by.push_back(Object::StringValue(order[i], p + "[" + std::to_string(i) + "]"));
     }
   }
+  if (o.Has("two_way")) t.two_way = ParseTwoWay(o.At("two_way"), o.PathOf("two_way"), t);
   return t;
 }
 
@@ -122,11 +173,21 @@ namespace {
 
 PeerConfig ParsePeer(const json& j, const std::string& path) {
   if (j.is_object() && (j.contains("kafka") || j.contains("file"))) return ParseEventPeer(j, path);
-  Object o(j, path, {"name", "dsn", "platform", "slot", "on_unmapped_identity", "provision_sql", "tables"});
+  Object o(j, path,
+           {"name", "dsn", "platform", "slot", "on_unmapped_identity", "provision_sql", "tables", "forward_origins",
+            "reverse_slot", "reverse_publication"});
   PeerConfig p;
   ParsePeerName(o, p);
   p.dsn = o.String("dsn");
   p.platform = o.String("platform");
+  p.forward_origins = o.Bool("forward_origins", true);
+  p.reverse_slot = o.OptionalString("reverse_slot").value_or(p.slot.substr(0, 59) + "_rev");
+  static const std::regex slot_re("[a-z0-9_]{1,63}");
+  if (!std::regex_match(p.reverse_slot, slot_re)) {
+    Fail(o.PathOf("reverse_slot"),
+         "\"" + p.reverse_slot + "\" is not a valid replication slot name (1 to 63 of a-z, 0-9, _)");
+  }
+  p.reverse_publication = o.OptionalString("reverse_publication").value_or(p.reverse_publication);
   std::string mode = o.OptionalString("on_unmapped_identity").value_or("skip");
   if (mode == "provision")
     p.on_unmapped_identity = UnmappedIdentity::kProvision;
@@ -208,6 +269,14 @@ Config ParseConfig(const std::string& text) {
     PeerConfig p = ParsePeer(peers[i], path);
     if (p.kind == PeerKind::kDatabase && p.platform == c.source.platform) {
       Fail(path + ".platform", "\"" + p.platform + "\" is the source's platform");
+    }
+    for (const auto& t : p.tables) {
+      if (t.two_way && t.two_way->priority && *t.two_way->priority != c.source.platform &&
+          *t.two_way->priority != p.platform) {
+        Fail(t.two_way->path + ".priority",
+             "\"" + *t.two_way->priority + "\" is neither the source's platform nor this peer's",
+             "Name \"" + c.source.platform + "\" or \"" + p.platform + "\".");
+      }
     }
     if (!names.emplace(p.name, path).second)
       Fail(path + ".name", "\"" + p.name + "\" is also " + names[p.name] + "'s name");

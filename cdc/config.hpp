@@ -22,6 +22,23 @@ struct ColumnMapping {
   std::string path;                            // JSON path, for errors
 };
 
+// How a two-way table settles a conflict: the same row changed on both
+// sides before either change arrived (docs/config.md "Two-way tables").
+enum class ConflictPolicy { kLastWriterWins, kSourcePriority, kDeadLetter };
+const char* ConflictPolicyName(ConflictPolicy policy);
+
+// A table synced in both directions: the daemon also streams the peer's
+// target table back into the source table through the inverse mapping.
+struct TwoWayConfig {
+  ConflictPolicy conflicts = ConflictPolicy::kLastWriterWins;
+  std::optional<std::string> priority;  // the winning platform, for source_priority
+  // Source column -> SQL over the target row, for source columns that a
+  // forward expression reads (plain columns and identities invert alone).
+  std::vector<std::pair<std::string, std::string>> reverse;
+  int tombstone_retention_seconds = 7 * 86400;
+  std::string path;  // "peers[0].tables[1].two_way"
+};
+
 struct TableMapping {
   QualifiedName source;
   QualifiedName target;
@@ -36,6 +53,7 @@ struct TableMapping {
   // `columns` means every source column as it is, empty `key` the source's
   // replica identity (docs/config.md "Event peers").
   std::string topic;
+  std::optional<TwoWayConfig> two_way;
   std::string path;  // "peers[0].tables[1]"
 };
 
@@ -64,6 +82,15 @@ struct PeerConfig {
   UnmappedIdentity on_unmapped_identity = UnmappedIdentity::kSkip;
   std::optional<std::string> provision_sql;
   std::vector<TableMapping> tables;
+  // Transactions that came to the source from a third platform (a ring)
+  // are passed on with their origin; false only passes on the source's own.
+  bool forward_origins = true;
+  // The reverse stream of two-way tables: its slot and publication on the peer.
+  std::string reverse_slot;
+  std::string reverse_publication = "crosswalk_reverse";
+  // False for a derived reverse stream: it starts from its slot's creation
+  // instead of copying the peer's rows back (two_way.hpp).
+  bool migrate = true;
   std::string path;
 };
 

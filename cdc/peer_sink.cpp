@@ -35,6 +35,10 @@ void PeerSink::EndSourceTransaction(const CommitMessage& commit) {
   if (events_) events_->EndSourceTransaction(commit);
 }
 
+void PeerSink::SetOrigin(const std::string& platform, Lsn commit_lsn, std::int64_t commit_time) {
+  if (applier_) applier_->SetOrigin(platform, commit_lsn, commit_time);
+}
+
 void PeerSink::BeginTransaction() {
   if (applier_) applier_->BeginTransaction();
 }

@@ -31,6 +31,9 @@ class PeerSink {
   // .. CommitTransaction).
   void BeginSourceTransaction(const BeginMessage& begin);
   void EndSourceTransaction(const CommitMessage& commit);
+  // Where the next source transaction began (PeerApplier::SetOrigin); an
+  // event peer has no origins.
+  void SetOrigin(const std::string& platform, Lsn commit_lsn, std::int64_t commit_time);
   void BeginTransaction();
   void AddChange(RowChange change);
   void Truncate(const std::vector<std::shared_ptr<const Relation>>& relations, bool restart_identity);

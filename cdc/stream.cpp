@@ -7,9 +7,11 @@
 
 #include "log.hpp"
 #include "metrics.hpp"
+#include "origin.hpp"
 #include "replication.hpp"
 #include "snapshot.hpp"
 #include "sqltext.hpp"
+#include "two_way.hpp"
 
 namespace crosswalk::cdc {
 
@@ -157,11 +159,17 @@ void PeerStream::RunOnce(bool snapshot_only) {
           {{"peer", peer_.name}, {"slot", peer_.slot}, {"reason", "no migration committed"}});
     }
     CreatedSlot created = repl.CreateSlot(peer_.slot);
+    if (!peer_.migrate) {
+      // A derived reverse stream (two_way.hpp) starts where its slot does.
+      applier_.BeginTransaction();
+      applier_.CommitTransaction(created.consistent_point, true);
+    }
     Metrics::Get().SetPeerState(peer_.name, PeerState::kSnapshot);
     Log(LogLevel::kInfo, "snapshot_start",
         {{"peer", peer_.name}, {"slot", peer_.slot}, {"lsn", FormatLsn(created.consistent_point)}});
     auto t0 = Clock::now();
-    std::uint64_t rows = applier_.Snapshot(config_.source.dsn, created.snapshot_name, created.consistent_point);
+    std::uint64_t rows =
+        peer_.migrate ? applier_.Snapshot(config_.source.dsn, created.snapshot_name, created.consistent_point) : 0;
     double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     Log(LogLevel::kInfo, "snapshot_done",
         {{"peer", peer_.name}, {"rows", rows}, {"seconds", secs}, {"lsn", FormatLsn(created.consistent_point)}});
@@ -214,7 +222,14 @@ void PeerStream::RunOnce(bool snapshot_only) {
   Lsn group_end = 0;
   auto group_start = Clock::now();
   std::optional<std::string> lookahead;
-  std::int64_t tx_commit_time = 0;               // of the source transaction being read
+  std::int64_t tx_commit_time = 0;  // of the source transaction being read
+  Lsn tx_final_lsn = 0;
+  // Conflicts are settled by source commit time, which the peer commit
+  // carries: a peer with two-way tables commits each source transaction on
+  // its own. Others group only transactions of one origin.
+  const bool may_group = !HasTwoWayTables(peer_);
+  std::string group_origin;
+  std::uint64_t echoes = 0;                      // transactions not sent back where they came from
   std::vector<std::int64_t> group_commit_times;  // of each source transaction in the group
   auto commit_group = [&] {
     applier_.CommitTransaction(group_end, false, group_transactions);
@@ -234,6 +249,26 @@ void PeerStream::RunOnce(bool snapshot_only) {
     Lsn durable = applier_.DurablePosition(applied);
     return (in_tx || group_open || durable < applied) ? durable : std::max(durable, received);
   };
+
+  // Decides from the transaction's origin (origin.hpp) whether to skip it
+  // and under which origin to apply it; a group of another origin (or any
+  // group, when grouping is off) is committed first.
+  auto start_origin = [&](const std::optional<std::string>& origin_name) {
+    OriginDecision d = DecideOrigin(origin_name, config_.source.platform, peer_.platform, peer_.forward_origins);
+    if (d.skip) {
+      skipping = true;
+      ++echoes;
+      return;
+    }
+    if (group_open && (d.platform != group_origin || !may_group)) {
+      commit_group();
+      applier_.BeginTransaction();
+      group_start = Clock::now();
+    }
+    group_origin = d.platform;
+    applier_.SetOrigin(d.platform, tx_final_lsn, tx_commit_time);
+  };
+
   auto send_status = [&](bool reply) {
     Lsn flush = flush_position();
     // The slot never confirms past what the peer stores (see
@@ -271,10 +306,13 @@ void PeerStream::RunOnce(bool snapshot_only) {
                   skipping = b.final_lsn < applied;
                   tx_commit_time = b.commit_time;
                   if (!skipping) applier_.BeginSourceTransaction(b);
+                  tx_final_lsn = b.final_lsn;
                   if (!skipping && !group_open) {
                     applier_.BeginTransaction();
                     group_start = Clock::now();
                   }
+                  // No Origin message follows for a change made on the source.
+                  if (!skipping) start_origin(std::nullopt);
                 },
                 [&](const CommitMessage& c) {
                   if (!skipping) {
@@ -312,7 +350,9 @@ void PeerStream::RunOnce(bool snapshot_only) {
                   for (auto oid : t.relation_oids) rels.push_back(relations.Get(oid, x.start));
                   applier_.Truncate(rels, (t.options & TruncateMessage::kRestartIdentity) != 0);
                 },
-                [&](const OriginMessage&) {},
+                [&](const OriginMessage& o) {
+                  if (in_tx && !skipping) start_origin(o.name);
+                },
                 [&](const TypeMessage&) {},
                 [&](const LogicalMessage&) {},
             },
@@ -320,7 +360,7 @@ void PeerStream::RunOnce(bool snapshot_only) {
       }
     }
     if (group_open && !in_tx) {
-      bool full = applier_.open_rows() >= static_cast<std::uint64_t>(config_.apply.batch_rows) ||
+      bool full = !may_group || applier_.open_rows() >= static_cast<std::uint64_t>(config_.apply.batch_rows) ||
                   Clock::now() - group_start >= kGroupAge;
       if (!full) lookahead = repl.ReadFrame(0);
       if (full || !lookahead) commit_group();
@@ -346,7 +386,8 @@ void PeerStream::RunOnce(bool snapshot_only) {
   received = std::max(received, applied);
   applier_.StorePosition(applied);
   repl.SendStatus(applied, applied, false);
-  Log(LogLevel::kInfo, "stopped", {{"peer", peer_.name}, {"applied_lsn", FormatLsn(applied)}});
+  Log(LogLevel::kInfo, "stopped",
+      {{"peer", peer_.name}, {"applied_lsn", FormatLsn(applied)}, {"echoes_skipped", echoes}});
 }
 
 }  // namespace crosswalk::cdc
