@@ -360,12 +360,34 @@ void PeerApplier::Prepare() {
   EnsurePeerSchema(*conn_);
   // Whatever this session writes began on the source unless SetOrigin says
   // otherwise: a stream reading this peer knows not to send it back.
-  UseOrigin(*conn_, config_.source.platform, false);
+  two_way_ = HasTwoWayTables(peer_);
   session_origin_ = config_.source.platform;
   origin_lsn_ = 0;
   origin_time_ = 0;
-  two_way_ = HasTwoWayTables(peer_);
+  origins_ = true;
+  try {
+    UseOrigin(*conn_, config_.source.platform, false);
+  } catch (const pq::ServerError& e) {
+    if (std::string(e.sqlstate()) != "42501") throw;
+    const std::string hint =
+        "GRANT EXECUTE ON FUNCTION pg_catalog.pg_replication_origin_create(text), "
+        "pg_catalog.pg_replication_origin_oid(text), pg_catalog.pg_replication_origin_session_setup(text), "
+        "pg_catalog.pg_replication_origin_session_reset(), pg_catalog.pg_replication_origin_xact_setup(pg_lsn, "
+        "timestamptz) TO the daemon's role on the peer (and SELECT ON pg_catalog.pg_replication_origin for two-way "
+        "tables).";
+    if (two_way_) {
+      throw Error(
+          sqlstate::kConfigFileError,
+          "peer " + peer_.name + ": two-way tables need replication origins, which this role may not use: " + e.what(),
+          hint);
+    }
+    // A one-way peer still works; only a stream reading this peer could
+    // not tell our writes from its own.
+    origins_ = false;
+    Log(LogLevel::kWarning, "no_replication_origin", {{"peer", peer_.name}, {"message", e.what()}, {"hint", hint}});
+  }
   if (two_way_) PrepareTwoWayTables(*conn_, peer_);
+  last_prune_ = std::chrono::steady_clock::now();
   plans_.clear();
   bool any_identity = false;
   for (const auto& t : peer_.tables) {
@@ -467,7 +489,7 @@ void PeerApplier::ExecInTransaction(const std::string& sql) {
 }
 
 void PeerApplier::SetOrigin(const std::string& platform, Lsn commit_lsn, std::int64_t commit_time) {
-  if (platform != session_origin_) {
+  if (platform != session_origin_ && origins_) {
     if (tx_open_ || !pending_.rows.empty()) {
       throw Error(sqlstate::kInternalError, "replication origin changed inside a peer transaction");
     }
@@ -1317,10 +1339,10 @@ void PeerApplier::Truncate(const std::vector<std::shared_ptr<const Relation>>& r
 void PeerApplier::CommitTransaction(Lsn end_lsn, bool snapshot, std::uint64_t source_transactions) {
   std::string lsn = QuoteLiteral(FormatLsn(end_lsn));
   // The peer's commit record carries the source's commit LSN and time.
-  std::string origin = origin_time_ && !snapshot ? "SELECT pg_catalog.pg_replication_origin_xact_setup(" +
-                                                       QuoteLiteral(FormatLsn(origin_lsn_)) + "::pg_lsn, " +
-                                                       TimestampSql(origin_time_) + "); "
-                                                 : std::string();
+  std::string origin = origin_time_ && !snapshot && origins_ ? "SELECT pg_catalog.pg_replication_origin_xact_setup(" +
+                                                                   QuoteLiteral(FormatLsn(origin_lsn_)) + "::pg_lsn, " +
+                                                                   TimestampSql(origin_time_) + "); "
+                                                             : std::string();
   CommitSql progress = [&](std::size_t rows) {
     return origin +
            "INSERT INTO crosswalk_sync.progress AS p (slot, applied_lsn, snapshot_lsn, transactions, rows_applied, "
@@ -1350,6 +1372,10 @@ void PeerApplier::CommitTransaction(Lsn end_lsn, bool snapshot, std::uint64_t so
   tx_rows_ = 0;
   Metrics::Get().AddTransactions(peer_.name, source_transactions);
   PublishCommittedRows();
+  if (two_way_ && std::chrono::steady_clock::now() - last_prune_ > std::chrono::minutes(10)) {
+    PruneTombstones(*conn_, peer_);  // outside any transaction: its own
+    last_prune_ = std::chrono::steady_clock::now();
+  }
 }
 
 void PeerApplier::PublishCommittedRows() {

@@ -9,6 +9,7 @@
 // the rows it still rejects go to crosswalk_sync.dead_letter.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -240,6 +241,8 @@ class PeerApplier {
   Lsn origin_lsn_ = 0;
   std::int64_t origin_time_ = 0;
   bool two_way_ = false;
+  bool origins_ = true;  // false when the role may not use replication origins (one-way peers only)
+  std::chrono::steady_clock::time_point last_prune_;
 };
 
 }  // namespace crosswalk::cdc

@@ -158,7 +158,9 @@ void CheckConfig(const Config& config, std::ostream& out) {
   }
 }
 
-void PrintStatus(const Config& config, std::ostream& out) {
+namespace {
+
+void PrintStreamStatus(const Config& config, std::ostream& out) {
   pq::Connection source(config.source.dsn);
   for (const auto& p : config.peers) {
     out << "peer=" << p.name << " slot=" << p.slot;
@@ -189,6 +191,10 @@ void PrintStatus(const Config& config, std::ostream& out) {
       out << " applied_lsn=" << r.get(0, 0).value_or("none") << " rows_applied=" << r.get(0, 1).value_or("0")
           << " transactions=" << r.get(0, 2).value_or("0") << " dead_letters=" << r.value(0, 4)
           << " held=" << r.value(0, 5);
+      if (HasTwoWayTables(p)) {
+        out << " conflicts="
+            << peer.Scalar("SELECT count(*) FROM crosswalk_sync.conflicts WHERE slot = $1", {p.slot}).value_or("0");
+      }
     } catch (const Error& e) {
       out << " peer_error=\"" << e.what() << "\"";
     }
@@ -196,11 +202,23 @@ void PrintStatus(const Config& config, std::ostream& out) {
   }
 }
 
+}  // namespace
+
+void PrintStatus(const Config& config, std::ostream& out) {
+  PrintStreamStatus(config, out);
+  for (const auto& rc : DeriveReverseConfigs(config)) PrintStreamStatus(rc, out);
+}
+
 std::size_t RetryDeadLetters(const Config& config, std::ostream& out) {
   std::size_t left_total = 0;
-  for (const auto& p : config.peers) {
+  const std::vector<Config> reverse = DeriveReverseConfigs(config);
+  std::vector<std::pair<const Config*, const PeerConfig*>> streams;
+  for (const auto& p : config.peers) streams.emplace_back(&config, &p);
+  for (const auto& rc : reverse) streams.emplace_back(&rc, &rc.peers.front());
+  for (const auto& [stream_config, peer] : streams) {
+    const PeerConfig& p = *peer;
     if (IsEventPeer(p)) continue;  // events have no dead letters
-    PeerApplier applier(config, p);
+    PeerApplier applier(*stream_config, p);
     applier.Prepare();
     auto [applied, left] = applier.RetryDeadLetters();
     out << "peer=" << p.name << " retried=" << (applied + left) << " applied=" << applied << " left=" << left << "\n";

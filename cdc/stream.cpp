@@ -229,7 +229,11 @@ void PeerStream::RunOnce(bool snapshot_only) {
   // its own. Others group only transactions of one origin.
   const bool may_group = !HasTwoWayTables(peer_);
   std::string group_origin;
-  std::uint64_t echoes = 0;                      // transactions not sent back where they came from
+  std::uint64_t echoes = 0;  // transactions not sent back where they came from
+  // The origin is known from the Origin message that follows Begin, or from
+  // its absence once the first change comes: decided then, not at Begin,
+  // so that a group is never given the next transaction's commit time.
+  bool origin_pending = false;
   std::vector<std::int64_t> group_commit_times;  // of each source transaction in the group
   auto commit_group = [&] {
     applier_.CommitTransaction(group_end, false, group_transactions);
@@ -267,6 +271,12 @@ void PeerStream::RunOnce(bool snapshot_only) {
     }
     group_origin = d.platform;
     applier_.SetOrigin(d.platform, tx_final_lsn, tx_commit_time);
+  };
+
+  auto ensure_origin = [&] {
+    if (!origin_pending) return;
+    origin_pending = false;
+    start_origin(std::nullopt);  // no Origin message: a change made on the source itself
   };
 
   auto send_status = [&](bool reply) {
@@ -311,10 +321,10 @@ void PeerStream::RunOnce(bool snapshot_only) {
                     applier_.BeginTransaction();
                     group_start = Clock::now();
                   }
-                  // No Origin message follows for a change made on the source.
-                  if (!skipping) start_origin(std::nullopt);
+                  origin_pending = !skipping;
                 },
                 [&](const CommitMessage& c) {
+                  ensure_origin();
                   if (!skipping) {
                     applier_.EndSourceTransaction(c);
                     group_open = true;
@@ -327,11 +337,13 @@ void PeerStream::RunOnce(bool snapshot_only) {
                 },
                 [&](const Relation& r) { relations.Store(r); },
                 [&](const InsertMessage& i) {
+                  ensure_origin();
                   if (skipping) return;
                   RowChange c{ChangeOp::kInsert, relations.Get(i.relation_oid, x.start), 0, {}, i.new_tuple, x.start};
                   applier_.AddChange(std::move(c));
                 },
                 [&](const UpdateMessage& u) {
+                  ensure_origin();
                   if (skipping) return;
                   RowChange c{ChangeOp::kUpdate, relations.Get(u.relation_oid, x.start),
                               u.old_kind,        u.old_tuple,
@@ -339,19 +351,23 @@ void PeerStream::RunOnce(bool snapshot_only) {
                   applier_.AddChange(std::move(c));
                 },
                 [&](const DeleteMessage& d) {
+                  ensure_origin();
                   if (skipping) return;
                   RowChange c{
                       ChangeOp::kDelete, relations.Get(d.relation_oid, x.start), d.old_kind, d.old_tuple, {}, x.start};
                   applier_.AddChange(std::move(c));
                 },
                 [&](const TruncateMessage& t) {
+                  ensure_origin();
                   if (skipping) return;
                   std::vector<std::shared_ptr<const Relation>> rels;
                   for (auto oid : t.relation_oids) rels.push_back(relations.Get(oid, x.start));
                   applier_.Truncate(rels, (t.options & TruncateMessage::kRestartIdentity) != 0);
                 },
                 [&](const OriginMessage& o) {
-                  if (in_tx && !skipping) start_origin(o.name);
+                  if (!in_tx || !origin_pending) return;
+                  origin_pending = false;
+                  start_origin(o.name);
                 },
                 [&](const TypeMessage&) {},
                 [&](const LogicalMessage&) {},

@@ -352,6 +352,15 @@ TEST_F(TwoWayTest, EachKindOfConflictUnderEachPolicy) {
                       "WHERE target_table = 'public.t_dl' AND incoming_row IS NOT NULL"),
             "1:a1>b1,4:>b4,5:a5>b5,10:a10>b10");
 
+  // status reports both directions with their conflicts (6 on each side
+  // for each of the 3 tables).
+  std::string status = ShellOutput(DaemonPath() + " status -c " + config_);
+  EXPECT_NE(status.find("peer=skillpath slot=crosswalk_skillpath slot_state=inactive"), std::string::npos) << status;
+  EXPECT_NE(status.find("peer=skillpath_rev slot=crosswalk_skillpath_rev slot_state=inactive"), std::string::npos)
+      << status;
+  ASSERT_NE(status.find("dead_letters=0 held=0 conflicts=18\n"), std::string::npos) << status;
+  EXPECT_NE(status.find("conflicts=18"), status.rfind("conflicts=18")) << status;
+
   // What was overridden is kept with both versions, platforms and times.
   pq::Result r = b.Exec(
       "SELECT local_row->>'v', incoming_row->>'v', incoming_old->>'v', local_platform, incoming_platform, "
@@ -527,6 +536,14 @@ TEST(RingTest, EveryChangeReachesEveryNodeExactlyOnce) {
   ExpectSameRows(c[0], c[2], all, all);
   EXPECT_EQ(*c[0].Scalar("SELECT v FROM items WHERE id = 203"), "v203 changed on a");
   EXPECT_EQ(*c[0].Scalar("SELECT count(*) FROM items WHERE id IN (104, 204, 304)"), "0");
+  // Row 900, a's last transaction, reached c through b with a's origin and
+  // a's commit time: b's commit record carried both (xact_setup), and the
+  // Begin of a forwarded transaction carries the origin's time.
+  std::string at_a = *c[0].Scalar("SELECT pg_xact_commit_timestamp(xmin)::text FROM items WHERE id = 900");
+  EXPECT_EQ(*c[2].Scalar("SELECT format('%s %s', c.timestamp, o.roname) FROM items t, "
+                         "pg_xact_commit_timestamp_origin(t.xmin) c JOIN pg_replication_origin o "
+                         "ON o.roident = c.roident WHERE t.id = 900"),
+            at_a + " crosswalk_a");
   for (int i = 0; i < 3; ++i) {
     // The stream into node j applies the rows the two others changed, once:
     // j's own changes come back around and are skipped.
