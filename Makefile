@@ -61,7 +61,7 @@ install:
 	@$(MAKE) --no-print-directory install
 endif
 
-.PHONY: setup cmake-build pgroot test test-all demo bench check-schedule regress format fuzz test-sanitize test-sqlsmith regress-valgrind
+.PHONY: setup cmake-build pgroot test test-all demo bench check-schedule regress format fuzz test-sanitize test-sqlsmith regress-valgrind soak
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 8
 SQLSMITH_QUERIES ?= 20000
@@ -87,6 +87,14 @@ test-all: pgroot cmake-build check-schedule
 	@bash scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)
 	@bash scripts/sqlsmith.sh $(SQLSMITH_SMOKE_QUERIES)
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900 -j 2
+
+# Two-way sync soak: random concurrent writes on two platforms for
+# SOAK_SECONDS (make test runs the same test for 45 s), then a full
+# comparison; prints rows, conflicts and the rate.
+SOAK_SECONDS ?= 600
+soak: setup
+	@$(MAKE) --no-print-directory pgroot cmake-build
+	@cd $(BUILD_DIR) && CROSSWALK_SOAK_SECONDS=$(SOAK_SECONDS) ./sync_two_way_test --gtest_filter='TwoWayTest.Soak*'
 
 # pg_regress with every backend under valgrind (scripts/regress-valgrind.sh).
 regress-valgrind: setup
