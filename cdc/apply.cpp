@@ -6,6 +6,7 @@
 #include "conflict.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
+#include "origin.hpp"
 #include "replication.hpp"
 #include "sqltext.hpp"
 #include "two_way.hpp"
@@ -364,27 +365,25 @@ void PeerApplier::Prepare() {
   session_origin_ = config_.source.platform;
   origin_lsn_ = 0;
   origin_time_ = 0;
-  origins_ = true;
-  try {
-    UseOrigin(*conn_, config_.source.platform, false);
-  } catch (const pq::ServerError& e) {
-    if (std::string(e.sqlstate()) != "42501") throw;
+  origins_ = PrepareOrigins(*conn_);
+  if (origins_) {
+    EnsureOrigin(*conn_, session_origin_);
+  } else {
     const std::string hint =
         "GRANT EXECUTE ON FUNCTION pg_catalog.pg_replication_origin_create(text), "
         "pg_catalog.pg_replication_origin_oid(text), pg_catalog.pg_replication_origin_session_setup(text), "
-        "pg_catalog.pg_replication_origin_session_reset(), pg_catalog.pg_replication_origin_xact_setup(pg_lsn, "
-        "timestamptz) TO the daemon's role on the peer (and SELECT ON pg_catalog.pg_replication_origin for two-way "
-        "tables).";
+        "pg_catalog.pg_replication_origin_session_reset(), pg_catalog.pg_replication_origin_session_is_setup(), "
+        "pg_catalog.pg_replication_origin_xact_setup(pg_lsn, timestamptz) TO the daemon's role on the peer (and "
+        "SELECT ON pg_catalog.pg_replication_origin for two-way tables).";
     if (two_way_) {
-      throw Error(
-          sqlstate::kConfigFileError,
-          "peer " + peer_.name + ": two-way tables need replication origins, which this role may not use: " + e.what(),
-          hint);
+      throw Error(sqlstate::kConfigFileError,
+                  "peer " + peer_.name + ": two-way tables need replication origins, which this role may not use",
+                  hint);
     }
     // A one-way peer still works; only a stream reading this peer could
     // not tell our writes from its own.
-    origins_ = false;
-    Log(LogLevel::kWarning, "no_replication_origin", {{"peer", peer_.name}, {"message", e.what()}, {"hint", hint}});
+    Log(LogLevel::kWarning, "no_replication_origin",
+        {{"peer", peer_.name}, {"message", "the role may not use replication origins"}, {"hint", hint}});
   }
   if (two_way_) PrepareTwoWayTables(*conn_, peer_);
   last_prune_ = std::chrono::steady_clock::now();
@@ -483,17 +482,18 @@ void PeerApplier::StorePosition(Lsn lsn) {
 }
 
 void PeerApplier::ExecInTransaction(const std::string& sql) {
-  std::string text = tx_open_ ? sql : "BEGIN; " + sql;
+  // The origin is held for this transaction only (origin.hpp).
+  std::string text = tx_open_ ? sql : "BEGIN; " + (origins_ ? AcquireOriginSql(session_origin_) : "") + sql;
   tx_open_ = true;
   conn_->Exec(text);
 }
 
 void PeerApplier::SetOrigin(const std::string& platform, Lsn commit_lsn, std::int64_t commit_time) {
-  if (platform != session_origin_ && origins_) {
+  if (platform != session_origin_) {
     if (tx_open_ || !pending_.rows.empty()) {
       throw Error(sqlstate::kInternalError, "replication origin changed inside a peer transaction");
     }
-    UseOrigin(*conn_, platform, true);
+    if (origins_) EnsureOrigin(*conn_, platform);
     session_origin_ = platform;
   }
   origin_lsn_ = commit_lsn;
@@ -1273,10 +1273,7 @@ void PeerApplier::UndoSegment() {
 }
 
 void PeerApplier::DeadLetter(const RowChange& c, const std::string& sqlstate, const std::string& error) {
-  if (!tx_open_) {
-    conn_->Exec("BEGIN");
-    tx_open_ = true;
-  }
+  if (!tx_open_) ExecInTransaction("SELECT 1");
   const Relation& r = *c.relation;
   json row = TupleToJson(r, c.op == ChangeOp::kDelete ? c.old_tuple : c.new_tuple);
   // The rows whose later changes queue behind this one: an update that
@@ -1305,10 +1302,7 @@ void PeerApplier::DeadLetter(const RowChange& c, const std::string& sqlstate, co
 }
 
 void PeerApplier::Hold(const RowChange& c) {
-  if (!tx_open_) {
-    conn_->Exec("BEGIN");
-    tx_open_ = true;
-  }
+  if (!tx_open_) ExecInTransaction("SELECT 1");
   const Relation& r = *c.relation;
   std::string key = RowKey(c);
   conn_->ExecParams(
@@ -1352,7 +1346,8 @@ void PeerApplier::CommitTransaction(Lsn end_lsn, bool snapshot, std::uint64_t so
            ", true) ON CONFLICT (slot) DO UPDATE SET applied_lsn = EXCLUDED.applied_lsn, "
            "snapshot_lsn = COALESCE(EXCLUDED.snapshot_lsn, p.snapshot_lsn), transactions = p.transactions + "
            "EXCLUDED.transactions, "
-           "rows_applied = p.rows_applied + EXCLUDED.rows_applied, updated_at = pg_catalog.now(); COMMIT";
+           "rows_applied = p.rows_applied + EXCLUDED.rows_applied, updated_at = pg_catalog.now(); COMMIT" +
+           ReleaseOrigin();
   };
   bool committed = false;
   if (!pending_.rows.empty()) {
@@ -1398,7 +1393,7 @@ void PeerApplier::AbortTransaction() {
   savepoint_open_ = false;
   if (conn_ && PQstatus(conn_->raw()) == CONNECTION_OK) {
     try {
-      conn_->Exec("ROLLBACK");
+      conn_->Exec("ROLLBACK" + ReleaseOrigin());
     } catch (const Error&) {
       // The connection is going away anyway; the transaction dies with it.
     }
@@ -1471,7 +1466,7 @@ std::size_t PeerApplier::ReleaseHeld() {
     conn_->ExecParams(
         "DELETE FROM crosswalk_sync.held WHERE id IN (SELECT pg_catalog.jsonb_array_elements_text($1::jsonb)::bigint)",
         {ids.dump()});
-    conn_->Exec("COMMIT");
+    conn_->Exec("COMMIT" + ReleaseOrigin());
     tx_open_ = false;
     stage_used_in_tx_ = false;
     counters_.rows_applied += tx_rows_;
@@ -1523,7 +1518,7 @@ std::pair<std::size_t, std::size_t> PeerApplier::RetryDeadLetters() {
       ExecInTransaction("SELECT 1");
       ApplySegment(seg, true);
       conn_->ExecParams("DELETE FROM crosswalk_sync.dead_letter WHERE id = $1", {id});
-      conn_->Exec("COMMIT");
+      conn_->Exec("COMMIT" + ReleaseOrigin());
       tx_open_ = false;
       stage_used_in_tx_ = false;
       ++applied;

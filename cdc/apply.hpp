@@ -23,6 +23,7 @@
 
 #include "config.hpp"
 #include "identity.hpp"
+#include "origin.hpp"
 #include "pgoutput.hpp"
 #include "pq.hpp"
 
@@ -183,6 +184,8 @@ class PeerApplier {
   };
 
   void ExecInTransaction(const std::string& sql);
+  // Appended to COMMIT / ROLLBACK: lets go of the replication origin.
+  std::string ReleaseOrigin() const { return origins_ ? kReleaseOriginSql : ""; }
   void Flush();
   // Writes the progress row and COMMITs, given the rows applied in total.
   using CommitSql = std::function<std::string(std::size_t)>;

@@ -1,6 +1,5 @@
 #include "conflict.hpp"
 
-#include "origin.hpp"
 #include "sqltext.hpp"
 
 namespace crosswalk::cdc {
@@ -40,8 +39,10 @@ CREATE TABLE IF NOT EXISTS crosswalk_sync.tombstones (
   deleted_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
   PRIMARY KEY (relid, key)
 );
+-- SECURITY DEFINER: the application roles that delete rows need no rights
+-- on crosswalk_sync; the trigger only ever writes the deleted key.
 CREATE OR REPLACE FUNCTION crosswalk_sync.record_tombstone() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   k jsonb;
 BEGIN
@@ -149,6 +150,7 @@ BEGIN
   RETURN CASE WHEN local_op IS NULL THEN 'applied' ELSE 'overrode' END;
 END
 $fn$;
+REVOKE ALL ON FUNCTION crosswalk_sync.record_tombstone() FROM PUBLIC;
 REVOKE ALL ON FUNCTION crosswalk_sync.settle_change(text, pg_lsn, regclass, text[], text, jsonb, jsonb, text,
                                                     timestamptz, text, text, text) FROM PUBLIC;
 COMMIT;
@@ -165,20 +167,6 @@ std::string ArrayLiteral(const std::vector<std::string>& items) {
 std::string TimestampSql(std::int64_t commit_time) {
   return "('2000-01-01 00:00:00+00'::timestamptz OPERATOR(pg_catalog.+) " +
          QuoteLiteral(std::to_string(commit_time) + " microseconds") + "::interval)";
-}
-
-void UseOrigin(pq::Connection& peer, const std::string& platform, bool session_has_origin) {
-  std::string name = OriginName(platform);
-  // Two daemons may create it at once: the loser's unique violation is harmless.
-  try {
-    peer.ExecParams(
-        "SELECT pg_catalog.pg_replication_origin_create($1) WHERE pg_catalog.pg_replication_origin_oid($1) IS NULL",
-        {name});
-  } catch (const pq::ServerError& e) {
-    if (std::string(e.sqlstate()) != "23505") throw;
-  }
-  if (session_has_origin) peer.Exec("SELECT pg_catalog.pg_replication_origin_session_reset()");
-  peer.ExecParams("SELECT pg_catalog.pg_replication_origin_session_setup($1)", {name});
 }
 
 void PrepareTwoWayTables(pq::Connection& peer, const PeerConfig& config) {

@@ -51,8 +51,4 @@ std::string BuildTwoWayStatement(const TableMapping& mapping, const std::map<std
 // A commit time (microseconds since 2000-01-01 UTC) as a timestamptz literal.
 std::string TimestampSql(std::int64_t commit_time);
 
-// Uses `platform`'s replication origin for what this session writes from
-// now on (created when missing); the session must have no open transaction.
-void UseOrigin(pq::Connection& peer, const std::string& platform, bool session_has_origin);
-
 }  // namespace crosswalk::cdc

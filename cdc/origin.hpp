@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "pq.hpp"
+
 namespace crosswalk::cdc {
 
 inline constexpr const char* kOriginPrefix = "crosswalk_";
@@ -31,5 +33,21 @@ struct OriginDecision {
 // (a native subscription, another tool) counts as the source's own change.
 OriginDecision DecideOrigin(const std::optional<std::string>& origin_name, const std::string& source_platform,
                             const std::string& peer_platform, bool forward_origins);
+
+// Checks that the peer role may use replication origins (false when not)
+// and creates crosswalk_sync.acquire_origin. Origins are held by a session
+// only for the length of one peer transaction (PostgreSQL 15 lets one
+// session at a time use an origin): a `retry` or a second daemon applying
+// into the same database waits its turn instead of failing.
+bool PrepareOrigins(pq::Connection& peer);
+// Creates `platform`'s origin on the peer when missing.
+void EnsureOrigin(pq::Connection& peer, const std::string& platform);
+// SQL that makes the open transaction write under `platform`'s origin
+// (ends with "; "), and SQL that releases it after COMMIT or ROLLBACK
+// (starts with "; ").
+std::string AcquireOriginSql(const std::string& platform);
+inline constexpr const char* kReleaseOriginSql =
+    "; SELECT pg_catalog.pg_replication_origin_session_reset() WHERE "
+    "pg_catalog.pg_replication_origin_session_is_setup()";
 
 }  // namespace crosswalk::cdc

@@ -155,7 +155,10 @@ std::vector<Config> DeriveReverseConfigs(const Config& config) {
     // provision_sql creates accounts on the peer, not on the source.
     rp.on_unmapped_identity =
         p.on_unmapped_identity == UnmappedIdentity::kProvision ? UnmappedIdentity::kSkip : p.on_unmapped_identity;
-    rp.forward_origins = p.forward_origins;
+    // Only what was changed on the peer goes back: anything else there came
+    // from the source's side (in a star A <-> B, A <-> C, C's change reaches
+    // B through A and must not return to A from B).
+    rp.forward_origins = false;
     rp.migrate = false;
     rp.path = p.path + " (reverse)";
     for (const auto& t : p.tables) {

@@ -71,7 +71,8 @@ TEST(TwoWay, InvertsPlainColumnsIdentitiesAndReverseEntries) {
   EXPECT_EQ(rp.dsn, "host=/tmp dbname=learnhub");
   EXPECT_EQ(rp.slot, "crosswalk_skillpath_rev");
   EXPECT_FALSE(rp.migrate);
-  ASSERT_EQ(rp.tables.size(), 1u);  // the one-way table has no reverse
+  EXPECT_FALSE(rp.forward_origins);  // the reverse stream sends back only the peer's own changes
+  ASSERT_EQ(rp.tables.size(), 1u);   // the one-way table has no reverse
   const TableMapping& t = rp.tables[0];
   EXPECT_EQ(t.source.Display(), "catalog.Courses");
   EXPECT_EQ(t.target.Display(), "public.courses");
