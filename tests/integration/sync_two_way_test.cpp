@@ -480,6 +480,62 @@ TEST_F(TwoWayTest, SoakOfRandomConcurrentWrites) {
       drain);
 }
 
+// A star: one daemon, hub a with two-way peers b and c. A change made on b
+// reaches a (reverse stream) and c (forwarded by a's stream to c, under b's
+// origin), and neither returns to a from c nor to b: each stream applies
+// exactly the transactions that began elsewhere and were not yet there.
+TEST(StarTest, ChangesOfEachSpokeReachTheOtherOnceThroughTheHub) {
+  Cluster n[3] = {Cluster(kConf), Cluster(kConf), Cluster(kConf)};
+  std::vector<pq::Connection> c;
+  for (int i = 0; i < 3; ++i) {
+    n[i].Connect().Exec("CREATE DATABASE star");
+    c.push_back(n[i].Connect("star"));
+    c.back().Exec("CREATE TABLE items (id int PRIMARY KEY, v text); ALTER TABLE items REPLICA IDENTITY FULL");
+  }
+  std::string table = R"J("tables": [ { "source": "items", "target": "items", "key": ["id"],
+                                        "columns": { "id": "id", "v": "v" }, "two_way": {} } ])J";
+  std::string cfg = WriteFile(n[0].dir() + "/star.json", R"J({
+    "source": { "dsn": ")J" + n[0].Dsn("star") + R"J(", "platform": "a", "publication": "star",
+                "create_publication": true },
+    "apply": { "status_interval_seconds": 1 },
+    "peers": [ { "name": "b", "dsn": ")J" + n[1].Dsn("star") +
+                                                             R"J(", "platform": "b", )J" + table + R"J( },
+               { "name": "c", "dsn": ")J" + n[2].Dsn("star") +
+                                                             R"J(", "platform": "c", )J" + table + R"J( } ] })J");
+  Daemon daemon("run", cfg, n[0].dir() + "/star.log");
+  std::vector<SlotOn> slots = {
+      {&c[0], "crosswalk_b"}, {&c[0], "crosswalk_c"}, {&c[1], "crosswalk_b_rev"}, {&c[2], "crosswalk_c_rev"}};
+  AssertAllDrained(slots);
+  // Node i makes 5 + i transactions of its own, on its own rows.
+  int made[3] = {5, 6, 7};
+  for (int i = 0; i < 3; ++i) {
+    for (int k = 0; k < made[i]; ++k) {
+      c[i].Exec("INSERT INTO items VALUES (" + std::to_string(100 * (i + 1) + k) + ", 'made on " +
+                std::string(1, static_cast<char>('a' + i)) + "')");
+    }
+  }
+  AssertAllDrained(slots);
+  c[1].Exec("UPDATE items SET v = 'b changed a''s row' WHERE id = 100");
+  c[2].Exec("DELETE FROM items WHERE id = 200");
+  AssertAllDrained(slots);
+  EXPECT_EQ(daemon.Stop(SIGTERM), 0);
+
+  const std::string all = "SELECT format('%s|%s', id, v) FROM items";
+  EXPECT_EQ(ExpectSameRows(c[0], c[1], all, all), 5 + 6 + 7 - 1);
+  ExpectSameRows(c[0], c[2], all, all);
+  EXPECT_EQ(*c[2].Scalar("SELECT v FROM items WHERE id = 100"), "b changed a's row");
+  // Into b: a's 5 and c's 7 + 1; into c: a's 5 and b's 6 + 1; back into a:
+  // only b's own 6 + 1 and c's own 7 + 1.
+  EXPECT_EQ(Transactions(c[1], "crosswalk_b"), 1 + 5 + 8);  // 1: the migration's commit
+  EXPECT_EQ(Transactions(c[2], "crosswalk_c"), 1 + 5 + 7);
+  EXPECT_EQ(Transactions(c[0], "crosswalk_b_rev"), 1 + 7);
+  EXPECT_EQ(Transactions(c[0], "crosswalk_c_rev"), 1 + 8);
+  for (auto& conn : c) {
+    EXPECT_EQ(*conn.Scalar("SELECT count(*) FROM crosswalk_sync.conflicts"), "0");
+    EXPECT_EQ(*conn.Scalar("SELECT count(*) FROM crosswalk_sync.dead_letter"), "0");
+  }
+}
+
 // Three one-way daemons in a ring a -> b -> c -> a: a change made on any
 // node reaches the other two exactly once and stops where it began.
 TEST(RingTest, EveryChangeReachesEveryNodeExactlyOnce) {
