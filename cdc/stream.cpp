@@ -234,6 +234,7 @@ void PeerStream::RunOnce(bool snapshot_only) {
   // its absence once the first change comes: decided then, not at Begin,
   // so that a group is never given the next transaction's commit time.
   bool origin_pending = false;
+  BeginMessage tx_begin;
   std::vector<std::int64_t> group_commit_times;  // of each source transaction in the group
   auto commit_group = [&] {
     applier_.CommitTransaction(group_end, false, group_transactions);
@@ -271,6 +272,7 @@ void PeerStream::RunOnce(bool snapshot_only) {
     }
     group_origin = d.platform;
     applier_.SetOrigin(d.platform, tx_final_lsn, tx_commit_time);
+    applier_.BeginSourceTransaction(tx_begin);
   };
 
   auto ensure_origin = [&] {
@@ -315,7 +317,7 @@ void PeerStream::RunOnce(bool snapshot_only) {
                   // the slot's confirmation: skip it whole.
                   skipping = b.final_lsn < applied;
                   tx_commit_time = b.commit_time;
-                  if (!skipping) applier_.BeginSourceTransaction(b);
+                  tx_begin = b;  // the sink hears of it once it is known not to be an echo
                   tx_final_lsn = b.final_lsn;
                   if (!skipping && !group_open) {
                     applier_.BeginTransaction();
