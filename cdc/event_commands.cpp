@@ -22,7 +22,7 @@ void CheckEventPeer(const Config& config, const PeerConfig& p,
     }
   }
   EventSink sink(config, p);
-  sink.Prepare();
+  sink.Prepare(/*check_only=*/true);
   sink.CheckTables(relations);
   try {
     sink.CheckConnection();

@@ -28,12 +28,12 @@ EventSink::EventSink(const Config& config, const PeerConfig& peer) : config_(con
 
 EventSink::~EventSink() = default;
 
-void EventSink::Prepare() {
+void EventSink::Prepare(bool check_only) {
   writer_.reset();
   if (peer_.kind == PeerKind::kKafka) {
     writer_ = std::make_unique<KafkaWriter>(peer_.kafka.brokers, peer_.kafka.properties, peer_.path + ".kafka");
   } else {
-    writer_ = std::make_unique<FileWriter>(peer_.file);
+    writer_ = std::make_unique<FileWriter>(peer_.file, /*cut_partial_line=*/!check_only);
   }
   source_ = std::make_unique<pq::Connection>(config_.source.dsn);
   source_->Exec("SET client_encoding = 'UTF8'");

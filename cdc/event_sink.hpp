@@ -34,8 +34,9 @@ class EventSink {
 
   // A new writer (producer or file), the source connection for progress, the
   // identity database when a column is mapped {"identity": ...}; forgets
-  // whatever a previous connection left unacknowledged.
-  void Prepare();
+  // whatever a previous connection left unacknowledged. `check_only`: for
+  // `check`, which only opens the file (a running daemon may be writing it).
+  void Prepare(bool check_only = false);
   // The slot's confirmed position once this peer's snapshot has been wholly
   // acknowledged, or nullopt when a snapshot is needed.
   std::optional<Lsn> StoredPosition();

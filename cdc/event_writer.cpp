@@ -33,11 +33,11 @@ void DropPartialLine(const std::string& path) {
 
 }  // namespace
 
-FileWriter::FileWriter(const std::string& path) : path_(path) {
+FileWriter::FileWriter(const std::string& path, bool cut_partial_line) : path_(path) {
   if (path == "-") {
     file_ = stdout;
   } else {
-    DropPartialLine(path);
+    if (cut_partial_line) DropPartialLine(path);
     file_ = std::fopen(path.c_str(), "a");
     if (!file_) throw Error("58030", "cannot open event file " + path + ": " + std::strerror(errno));
     owned_ = true;

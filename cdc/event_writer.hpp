@@ -42,8 +42,10 @@ class EventWriter {
 // acknowledged once written and fsync'ed (stdout: flushed).
 class FileWriter : public EventWriter {
  public:
-  // `path` "-" is stdout; a file is opened for appending.
-  explicit FileWriter(const std::string& path);
+  // `path` "-" is stdout; a file is opened for appending, its partial last
+  // line cut first unless `cut_partial_line` is false (`check`, which must
+  // not touch a file a running daemon may be writing).
+  explicit FileWriter(const std::string& path, bool cut_partial_line = true);
   ~FileWriter() override;
   FileWriter(const FileWriter&) = delete;
   FileWriter& operator=(const FileWriter&) = delete;
