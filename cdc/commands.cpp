@@ -7,6 +7,7 @@
 #include "apply.hpp"
 #include "event_commands.hpp"
 #include "event_config.hpp"
+#include "drift.hpp"
 #include "identity.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
@@ -20,7 +21,7 @@ namespace crosswalk::cdc {
 
 void ValidateConfig(const Config& config, std::ostream& out, bool tolerate_down_peers);
 
-int RunPeers(const Config& config, bool snapshot_only, const std::atomic<bool>& stop) {
+int RunPeers(const Config& config, bool snapshot_only, const std::atomic<bool>& stop, const ReloadRequest* reload) {
   // Every mapping is checked before anything streams: a bad field stops the
   // run at once, naming its path.
   std::ostringstream plan;
@@ -40,13 +41,22 @@ int RunPeers(const Config& config, bool snapshot_only, const std::atomic<bool>& 
   if (monitor) monitor_thread = std::thread([&] { monitor->Run(peers_done); });
   std::vector<std::thread> threads;
   std::atomic<int> failed{0};
+  // Reverse streams (two-way tables) are derived from the file at start
+  // and take no reloads; the forward ones do.
+  std::atomic<std::size_t> running{streams.size()};
+  ReloadChannel reloads;
   for (const auto& [stream_config, peer_ptr] : streams) {
     const Config& cfg = *stream_config;
     const PeerConfig& peer = *peer_ptr;
+    const ReloadChannel* channel = stream_config == &config ? &reloads : nullptr;
     Metrics::Get().SetPeerState(peer.name, PeerState::kStarting);
-    threads.emplace_back([&cfg, &peer, &stop, &failed, snapshot_only] {
+    threads.emplace_back([&cfg, &peer, &stop, &failed, &running, channel, snapshot_only] {
+      struct Done {
+        std::atomic<std::size_t>& running;
+        ~Done() { --running; }
+      } done{running};
       try {
-        PeerStream stream(cfg, peer, stop);
+        PeerStream stream(cfg, peer, stop, channel);
         stream.Run(snapshot_only);
         Metrics::Get().SetPeerState(peer.name, PeerState::kStopped);
       } catch (const Error& e) {
@@ -58,6 +68,12 @@ int RunPeers(const Config& config, bool snapshot_only, const std::atomic<bool>& 
         ++failed;
       }
     });
+  }
+  // The main thread waits for the peers, reloading the config on request.
+  Config current = config;
+  while (running > 0) {
+    if (reload && reload->requested->exchange(false)) ReloadConfig(reload->config_path, current, reloads);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   for (auto& t : threads) t.join();
   peers_done = true;
@@ -110,7 +126,11 @@ void ValidateConfig(const Config& config, std::ostream& out, bool tolerate_down_
       Log(LogLevel::kWarning, "peer_unreachable", {{"peer", p.name}, {"message", e.what()}});
       continue;
     }
-    applier.CheckMappings(relations);
+    try {
+      applier.CheckMappings(relations);
+    } catch (const Error& e) {
+      throw Error(e.sqlstate(), e.what() + ExplainMissingColumns(p, relations, e.what()), e.hint());
+    }
     auto slot = source.Scalar(
         "SELECT confirmed_flush_lsn::text FROM pg_catalog.pg_replication_slots WHERE slot_name = $1", {p.slot});
     auto stored = applier.StoredPosition();
@@ -140,7 +160,18 @@ void ValidateConfig(const Config& config, std::ostream& out, bool tolerate_down_
       out << "\n";
       for (const auto& c : t.columns) {
         out << "    " << c.target << " = "
-            << (c.identity_column ? "identity(" + *c.identity_column + ")" : c.expression) << "\n";
+            << (c.identity_column ? "identity(" + *c.identity_column + ")" : c.expression);
+        // The source columns it reads and their types now: what a paused
+        // peer's schema_drift line is about.
+        std::string reads;
+        for (const RelationColumn* col : ColumnsRead(c, rel)) {
+          reads += (reads.empty() ? "" : ", ") + col->name + " " +
+                   source
+                       .Scalar("SELECT pg_catalog.format_type($1::oid, $2::int)",
+                               {std::to_string(col->type_oid), std::to_string(col->type_mod)})
+                       .value_or("?");
+        }
+        out << (reads.empty() ? "" : "  -- reads " + reads) << "\n";
       }
     }
   }

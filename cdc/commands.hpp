@@ -6,13 +6,17 @@
 #include <ostream>
 
 #include "config.hpp"
+#include "reload.hpp"
 
 namespace crosswalk::cdc {
 
 // run / snapshot: one thread per peer; returns the process exit status
 // (0 when stopped by `stop` or every snapshot committed, 1 when a peer
 // stopped on a fatal error).
-int RunPeers(const Config& config, bool snapshot_only, const std::atomic<bool>& stop);
+// With `reload`, the main thread re-reads the config file whenever
+// *reload->requested is set (SIGHUP) and passes what is reloadable on.
+int RunPeers(const Config& config, bool snapshot_only, const std::atomic<bool>& stop,
+             const ReloadRequest* reload = nullptr);
 // check: validates connections, wal_level, publication, identity, target
 // tables, key columns and every mapping (the peer plans each statement);
 // prints the plan. Throws on the first problem.

@@ -12,8 +12,10 @@
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
 
 extern "C" void OnStopSignal(int) { g_stop = true; }
+extern "C" void OnReloadSignal(int) { g_reload = true; }
 
 }  // namespace
 
@@ -47,13 +49,18 @@ int main(int argc, char** argv) {
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGINT, &sa, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
+    // SIGHUP re-reads the config (what can change without a re-snapshot).
+    struct sigaction hup {};
+    hup.sa_handler = OnReloadSignal;
+    sigaction(SIGHUP, &hup, nullptr);
   }
   try {
     cdc::SetLogLevel(cdc::ParseLogLevel(log_level));
     cdc::Config config = cdc::LoadConfig(config_path);
     if (run->parsed() || snapshot->parsed()) {
       if (g_stop) return 0;
-      return cdc::RunPeers(config, snapshot->parsed(), g_stop);
+      cdc::ReloadRequest reload{&g_reload, config_path};
+      return cdc::RunPeers(config, snapshot->parsed(), g_stop, run->parsed() ? &reload : nullptr);
     }
     if (check->parsed()) {
       cdc::CheckConfig(config, std::cout);

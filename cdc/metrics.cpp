@@ -47,6 +47,8 @@ const char* PeerStateName(PeerState state) {
       return "streaming";
     case PeerState::kReconnecting:
       return "reconnecting";
+    case PeerState::kPaused:
+      return "paused";
     case PeerState::kStopped:
       return "stopped";
     case PeerState::kFailed:

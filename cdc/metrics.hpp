@@ -13,7 +13,7 @@
 namespace crosswalk::cdc {
 
 // What one peer's thread is doing, for /healthz and the peer_state gauge.
-enum class PeerState { kStarting, kSnapshot, kStreaming, kReconnecting, kStopped, kFailed };
+enum class PeerState { kStarting, kSnapshot, kStreaming, kReconnecting, kPaused, kStopped, kFailed };
 const char* PeerStateName(PeerState state);
 
 // The slot of one peer as the monitor last saw it on the source.

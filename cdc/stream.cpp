@@ -5,6 +5,7 @@
 #include <set>
 #include <thread>
 
+#include "event_config.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
 #include "origin.hpp"
@@ -75,8 +76,12 @@ void EnsurePublication(const Config& config, bool may_create) {
   }
 }
 
-PeerStream::PeerStream(const Config& config, const PeerConfig& peer, const std::atomic<bool>& stop)
-    : config_(config), peer_(peer), stop_(stop), applier_(config, peer) {}
+PeerStream::PeerStream(const Config& config, const PeerConfig& peer, const std::atomic<bool>& stop,
+                       const ReloadChannel* reloads)
+    : config_(config), peer_(peer), stop_(stop), applier_(config_, peer_), reloads_(reloads) {
+  if (reloads_) reload_seen_ = reloads_->generation();
+  drift_.SetMapping(peer_);
+}
 
 void PeerStream::CheckSlotNotAhead(const std::optional<std::string>& confirmed_text, Lsn stored) const {
   // The daemon stores a position on the peer before it confirms it to the
@@ -100,6 +105,7 @@ bool PeerStream::SleepUnlessStopped(int ms) const {
   auto until = Clock::now() + std::chrono::milliseconds(ms);
   while (Clock::now() < until) {
     if (stop_) return false;
+    if (ReloadPending()) return true;  // a paused peer tries the new mapping at once
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return !stop_;
@@ -110,11 +116,38 @@ void PeerStream::Run(bool snapshot_only) {
   int backoff_ms = 500;
   while (!stop_) {
     try {
+      if (ReloadPending()) TakeReload();
+      if (next_) {
+        // Between connections: the applier re-prepares its plans from the
+        // new mapping when RunOnce starts.
+        config_ = std::move(next_->first);
+        peer_ = std::move(next_->second);
+        next_.reset();
+      }
       RunOnce(snapshot_only);
-      return;
+      if (!next_) return;
+      backoff_ms = 500;
+      continue;
     } catch (const Error& e) {
       applier_.AbortTransaction();
       Metrics::Get().AddError(peer_.name, e.sqlstate());
+      if (const auto* drift = dynamic_cast<const SchemaDriftError*>(&e)) {
+        int wait = backoff_ms / 2 + static_cast<int>(rng() % static_cast<unsigned>(backoff_ms / 2 + 1));
+        Log(LogLevel::kError, "schema_drift",
+            {{"peer", peer_.name},
+             {"table", drift->table},
+             {"column", drift->column},
+             {"path", drift->path},
+             {"sqlstate", e.sqlstate()},
+             {"message", e.what()},
+             {"hint", e.hint()},
+             {"retry_in_ms", wait}});
+        Metrics::Get().SetPeerState(peer_.name, PeerState::kPaused);
+        streamed_ = false;
+        if (!SleepUnlessStopped(wait)) return;
+        backoff_ms = std::min(backoff_ms * 2, 30000);
+        continue;
+      }
       if (IsFatal(e)) {
         Log(LogLevel::kError, "peer_stopped",
             {{"peer", peer_.name}, {"sqlstate", e.sqlstate()}, {"message", e.what()}, {"hint", e.hint()}});
@@ -197,6 +230,10 @@ void PeerStream::RunOnce(bool snapshot_only) {
   }
   applier_.GuardSlot();
   if (snapshot_only) return;
+  if (!layouts_acknowledged_) {
+    AcknowledgeSourceLayouts(source);
+    layouts_acknowledged_ = true;
+  }
   repl.StartReplication(peer_.slot, *stored, config_.source.publication);
   Log(LogLevel::kInfo, "streaming", {{"peer", peer_.name}, {"lsn", FormatLsn(*stored)}});
   Metrics::Get().SetPeerState(peer_.name, PeerState::kStreaming);
@@ -298,6 +335,10 @@ void PeerStream::RunOnce(bool snapshot_only) {
   };
 
   while (!stop_) {
+    // A reload is taken between peer transactions only (here no group is
+    // open): the connection ends as on a stop, and Run starts it again
+    // with the new mapping from the stored position.
+    if (!lookahead && !in_tx && !group_open && ReloadPending() && TakeReload()) break;
     std::optional<std::string> frame = lookahead ? std::move(lookahead) : repl.ReadFrame(200);
     lookahead.reset();
     bool reply_now = false;
@@ -337,7 +378,12 @@ void PeerStream::RunOnce(bool snapshot_only) {
                   received = std::max(received, c.end_lsn);
                   in_tx = skipping = false;
                 },
-                [&](const Relation& r) { relations.Store(r); },
+                [&](const Relation& r) {
+                  relations.Store(r);
+                  // Sent without a position of its own: its transaction's
+                  // commit position stands for it.
+                  drift_.Observe(relations.Get(r.oid, x.start), tx_final_lsn);
+                },
                 [&](const InsertMessage& i) {
                   ensure_origin();
                   if (skipping) return;
@@ -404,8 +450,69 @@ void PeerStream::RunOnce(bool snapshot_only) {
   received = std::max(received, applied);
   applier_.StorePosition(applied);
   repl.SendStatus(applied, applied, false);
-  Log(LogLevel::kInfo, "stopped",
+  Log(LogLevel::kInfo, next_ ? "reconnect_for_reload" : "stopped",
       {{"peer", peer_.name}, {"applied_lsn", FormatLsn(applied)}, {"echoes_skipped", echoes}});
+}
+
+void PeerStream::AcknowledgeSourceLayouts(pq::Connection& source) {
+  for (const auto& t : peer_.tables) {
+    drift_.Acknowledge(*LoadSourceRelation(source, t.source, "config: " + t.path + ".source"));
+  }
+  // Read after the layouts: a change before this position may have been
+  // sent with an older layout than the catalog showed, and is accepted.
+  drift_.SetAcknowledgedAt(ParseLsn(*source.Scalar("SELECT pg_catalog.pg_current_wal_lsn()::text")));
+}
+
+bool PeerStream::TakeReload() {
+  auto [generation, next] = reloads_->Latest();
+  reload_seen_ = generation;
+  const PeerConfig* peer = nullptr;
+  for (const auto& p : next->peers) {
+    if (p.name == peer_.name) peer = &p;
+  }
+  if (!peer) return false;  // the main thread refuses removing a peer
+  std::shared_ptr<const Relation> drifted = drift_.drifted();
+  // Nothing of this peer changed and nothing to acknowledge: no reconnect.
+  bool changed = false;
+  for (const auto& d : CompareConfigs(config_, *next)) {
+    changed = changed || d.path.rfind(peer->path + ".", 0) == 0 || d.path.rfind("apply.", 0) == 0 ||
+              d.path.rfind("identity.", 0) == 0;
+  }
+  if (!changed && !drifted) {
+    Log(LogLevel::kInfo, "reload_unchanged", {{"peer", peer_.name}, {"generation", generation}});
+    return false;
+  }
+  try {
+    pq::Connection source(next->source.dsn);
+    std::map<QualifiedName, std::shared_ptr<const Relation>> layouts;
+    for (const auto& t : peer->tables) {
+      if (!layouts.count(t.source))
+        layouts[t.source] = LoadSourceRelation(source, t.source, "config: " + t.path + ".source");
+    }
+    if (!IsEventPeer(*peer)) {
+      // The peer plans every statement of the new mapping over the source's
+      // current layouts and over the one that paused this stream, on
+      // connections of its own: the stream is not disturbed by a rejection.
+      PeerApplier probe(*next, *peer);
+      probe.Prepare();
+      probe.CheckMappings(layouts);
+      if (drifted) probe.CheckMappings({{QualifiedName{drifted->schema, drifted->name}, drifted}});
+    }
+    drift_.SetMapping(*peer);
+    for (const auto& [name, layout] : layouts) drift_.Acknowledge(*layout);
+    if (drifted) drift_.Acknowledge(*drifted);
+    drift_.ClearDrifted();
+    next_.emplace(*next, *peer);
+  } catch (const Error& e) {
+    Log(LogLevel::kError, "reload_rejected_by_peer",
+        {{"peer", peer_.name},
+         {"sqlstate", e.sqlstate()},
+         {"message", e.what()},
+         {"hint", "This peer keeps its running mapping; fix the file and send SIGHUP again."}});
+    return false;
+  }
+  Log(LogLevel::kInfo, "reloaded", {{"peer", peer_.name}, {"generation", generation}});
+  return true;
 }
 
 }  // namespace crosswalk::cdc

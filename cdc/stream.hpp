@@ -8,6 +8,8 @@
 
 #include "config.hpp"
 #include "peer_sink.hpp"
+#include "drift.hpp"
+#include "reload.hpp"
 
 namespace crosswalk::cdc {
 
@@ -17,7 +19,10 @@ void EnsurePublication(const Config& config, bool may_create);
 
 class PeerStream {
  public:
-  PeerStream(const Config& config, const PeerConfig& peer, const std::atomic<bool>& stop);
+  // With `reloads`, takes the configs the main thread publishes on SIGHUP
+  // (between peer transactions, once the peer accepted the new mapping).
+  PeerStream(const Config& config, const PeerConfig& peer, const std::atomic<bool>& stop,
+             const ReloadChannel* reloads = nullptr);
 
   // Runs until `stop` (returns normally) or a fatal error for this peer
   // (throws). With snapshot_only, returns once the migration is committed.
@@ -30,11 +35,26 @@ class PeerStream {
   // Throws 55000 when the slot confirmed past the peer's stored position.
   void CheckSlotNotAhead(const std::optional<std::string>& confirmed, Lsn stored) const;
 
-  const Config& config_;
-  const PeerConfig& peer_;
+  // A reload newer than the one this peer last took is waiting.
+  bool ReloadPending() const { return reloads_ && reloads_->generation() != reload_seen_; }
+  // Checks the latest published config against this peer (it plans every
+  // mapping, also over a layout that paused the stream); true when it is
+  // accepted: next_ holds it until RunOnce has ended.
+  bool TakeReload();
+  // Acknowledges the source catalog's layout of each mapped table.
+  void AcknowledgeSourceLayouts(pq::Connection& source);
+
+  // This peer's own copies: a reload replaces them between connections.
+  Config config_;
+  PeerConfig peer_;
   const std::atomic<bool>& stop_;
   PeerSink applier_;       // the database applier or an event sink
   bool streamed_ = false;  // the current connection reached streaming
+  const ReloadChannel* reloads_;
+  std::uint64_t reload_seen_ = 0;
+  std::optional<std::pair<Config, PeerConfig>> next_;  // an accepted reload to switch to
+  SchemaDriftGuard drift_;
+  bool layouts_acknowledged_ = false;
 };
 
 }  // namespace crosswalk::cdc
