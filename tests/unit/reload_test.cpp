@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 namespace crosswalk::cdc {
@@ -114,6 +116,57 @@ TEST(ReloadTest, OnlyAnAcceptedConfigIsPublished) {
   EXPECT_EQ(generation, 1u);
   ASSERT_NE(latest, nullptr);
   EXPECT_EQ(latest->peers.size(), 2u);
+}
+
+// ReloadConfig on a file: what it logs, publishes and keeps.
+TEST(ReloadTest, ReloadConfigPublishesOnlyWhatItAccepts) {
+  std::string path = ::testing::TempDir() + "/reload_test.json";
+  auto write = [&](const json& j) { std::ofstream(path) << j.dump(); };
+  Config running = ParseConfig(Base().dump());
+  ReloadChannel channel;
+
+  // A wrong type: refused with the field's path.
+  json bad = Base();
+  bad["peers"][0]["tables"][0]["columns"]["progress"] = 7;
+  write(bad);
+  ::testing::internal::CaptureStderr();
+  EXPECT_FALSE(ReloadConfig(path, running, channel));
+  std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("\"event\":\"reload_refused\""), std::string::npos) << err;
+  EXPECT_NE(err.find("config: peers[0].tables[0].columns.progress: expected a string"), std::string::npos) << err;
+  EXPECT_EQ(channel.generation(), 0u);
+
+  // Two refused differences and a reloadable one: two lines, nothing kept.
+  json refused = Base();
+  refused["peers"][0]["tables"][0]["key"] = {"user_id"};
+  refused["peers"][1]["slot"] = "elsewhere";
+  refused["peers"][1]["tables"][0]["where"] = "id > 0";
+  write(refused);
+  ::testing::internal::CaptureStderr();
+  EXPECT_FALSE(ReloadConfig(path, running, channel));
+  err = ::testing::internal::GetCapturedStderr();
+  std::size_t lines = 0;
+  for (auto at = err.find("\"event\":\"reload_refused\""); at != std::string::npos;
+       at = err.find("\"event\":\"reload_refused\"", at + 1))
+    ++lines;
+  EXPECT_EQ(lines, 2u) << err;
+  EXPECT_NE(err.find("\"path\":\"peers[0].tables[0].key\""), std::string::npos) << err;
+  EXPECT_NE(err.find("\"path\":\"peers[1].slot\""), std::string::npos) << err;
+  EXPECT_EQ(channel.generation(), 0u);
+  EXPECT_FALSE(running.peers[1].tables[0].where.has_value());
+
+  // Reloadable only: published, and the running config is the new one.
+  json good = Base();
+  good["peers"][1]["tables"][0]["where"] = "id > 0";
+  write(good);
+  ::testing::internal::CaptureStderr();
+  EXPECT_TRUE(ReloadConfig(path, running, channel));
+  err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("\"changed\":[\"peers[1].tables[0].where\"]"), std::string::npos) << err;
+  EXPECT_EQ(channel.generation(), 1u);
+  EXPECT_EQ(running.peers[1].tables[0].where, "id > 0");
+  EXPECT_EQ(channel.Latest().second->peers[1].tables[0].where, "id > 0");
+  std::remove(path.c_str());
 }
 
 }  // namespace
