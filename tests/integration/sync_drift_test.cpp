@@ -4,7 +4,7 @@
 // (a schema_drift log line naming table and column; nothing skipped,
 // nothing dead-lettered) while mirror goes on; `check` explains; SIGHUP with
 // the mapping accepted by the peer (unchanged for the retype, without v for
-// the drop) resumes keeper exactly where it stopped.
+// the drop) resumes keeper exactly where it stopped; so does a restart.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -145,8 +145,24 @@ TEST(SyncDriftTest, AddedColumnsAndTablesAreIgnoredDroppedOrRetypedMappedColumns
   write_config(R"("id": "id", "x": "x")");
   daemon.Signal(SIGHUP);
   ASSERT_TRUE(drained({k, m})) << ReadFile(log);
+  EXPECT_EQ(*keeper.Scalar("SELECT count(*) FROM a"), "89");
+
+  // x, read by both, retyped: both pause; SIGTERM still stops cleanly, and a
+  // restart (which checks the mapping against the source as it is) resumes.
+  from = ReadFile(log).size();
+  src.Exec("ALTER TABLE a ALTER COLUMN x TYPE varchar(40); UPDATE a SET x = 'z' WHERE id BETWEEN 11 AND 15");
+  ASSERT_TRUE(PollUntil([&] { return Events(log, from, "schema_drift").size() >= 2; }, 30s)) << ReadFile(log);
   ASSERT_TRUE(daemon.Running()) << ReadFile(log);
   EXPECT_EQ(daemon.Stop(SIGTERM), 0);
+  EXPECT_EQ(*keeper.Scalar("SELECT count(*) FROM a WHERE x = 'z'"), "0");
+  EXPECT_EQ(*mirror.Scalar("SELECT count(*) FROM a WHERE x = 'z'"), "0");
+  {
+    from = ReadFile(log).size();
+    Daemon again("run", config, log);
+    ASSERT_TRUE(drained({k, m})) << ReadFile(log);
+    EXPECT_TRUE(Events(log, from, "schema_drift").empty()) << ReadFile(log).substr(from);
+    EXPECT_EQ(again.Stop(SIGTERM), 0);
+  }
 
   // Row for row: v as it was up to the drop (it equalled id), none after.
   long long n = ExpectSameRows(src, keeper, "SELECT format('%s|%s|%s', id, CASE WHEN id <= 80 THEN id END, x) FROM a",
