@@ -94,6 +94,28 @@ TEST(ReloadTest, KeysTargetsTablesPeersAndConnectionsAreRefused) {
   EXPECT_EQ(Classify(j), (V{"peers[1]=X", "peers[1]=X"}));  // archive removed, archive2 added
 }
 
+TEST(ReloadTest, EventPeerDestinationsAndTopicsAreRefused) {
+  json j = Base();
+  j["peers"].push_back(json::parse(R"({ "name": "events", "file": "-", "tables": [ { "source": "enrollments" } ] })"));
+  json next = j;
+  next["peers"][2]["file"] = "/var/lib/crosswalk/events.jsonl";
+  next["peers"][2]["tables"][0]["topic"] = "other.topic";
+  std::vector<std::string> got;
+  for (const auto& d : CompareConfigs(ParseConfig(j.dump()), ParseConfig(next.dump()))) {
+    got.push_back(d.path + (d.reloadable ? "=R" : "=X"));
+  }
+  EXPECT_EQ(got, (V{"peers[2].file=X", "peers[2].tables[0].topic=X"}));
+  next = j;
+  next["peers"][2].erase("file");
+  next["peers"][2]["kafka"] = {{"brokers", "localhost:9092"}};
+  got.clear();
+  for (const auto& d : CompareConfigs(ParseConfig(j.dump()), ParseConfig(next.dump()))) {
+    if (!d.reloadable) got.push_back(d.path);
+  }
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got[0], "peers[2]");  // the kind: a file peer became a kafka peer
+}
+
 TEST(ReloadTest, AChangeNeverPrintsADsn) {
   json j = Base();
   j["source"]["dsn"] = "host=/tmp dbname=learnhub password=hunter2";
