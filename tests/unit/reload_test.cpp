@@ -116,6 +116,21 @@ TEST(ReloadTest, EventPeerDestinationsAndTopicsAreRefused) {
   EXPECT_EQ(got[0], "peers[2]");  // the kind: a file peer became a kafka peer
 }
 
+TEST(ReloadTest, TwoWayTablesAreNotReloaded) {
+  json j = Base();
+  j["peers"][1]["tables"][0]["two_way"] = json::object();
+  // Marking a table two-way, and any change to a two-way table's mapping.
+  EXPECT_EQ(Classify(j), V{"peers[1].tables[0].two_way=X"});
+  json next = j;
+  next["peers"][1]["tables"][0]["columns"]["note"] = "'x'";
+  next["peers"][1]["tables"][0]["two_way"]["conflicts"] = "dead_letter";
+  std::vector<std::string> got;
+  for (const auto& d : CompareConfigs(ParseConfig(j.dump()), ParseConfig(next.dump()))) {
+    got.push_back(d.path + (d.reloadable ? "=R" : "=X"));
+  }
+  EXPECT_EQ(got, (V{"peers[1].tables[0].columns.note=X", "peers[1].tables[0].two_way=X"}));
+}
+
 TEST(ReloadTest, AChangeNeverPrintsADsn) {
   json j = Base();
   j["source"]["dsn"] = "host=/tmp dbname=learnhub password=hunter2";
