@@ -55,7 +55,7 @@ BEGIN
   RETURN NULL;
 END
 $fn$;
-CREATE OR REPLACE FUNCTION crosswalk_sync.settle_change(
+CREATE OR REPLACE FUNCTION crosswalk_sync.settle_change_once(
   p_slot text, p_lsn pg_lsn, p_target regclass, p_key text[], p_op text, p_old jsonb, p_new jsonb,
   p_platform text, p_time timestamptz, p_local text, p_policy text, p_priority text) RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
@@ -150,7 +150,31 @@ BEGIN
   RETURN CASE WHEN local_op IS NULL THEN 'applied' ELSE 'overrode' END;
 END
 $fn$;
+-- A row that did not exist when settle_change_once looked for it may be
+-- inserted by a local transaction that commits before its own INSERT does:
+-- that INSERT then fails on the key, and the change is settled again against
+-- the row now there (an insert/insert conflict), its first attempt (and any
+-- conflict it recorded) rolled back.
+CREATE OR REPLACE FUNCTION crosswalk_sync.settle_change(
+  p_slot text, p_lsn pg_lsn, p_target regclass, p_key text[], p_op text, p_old jsonb, p_new jsonb,
+  p_platform text, p_time timestamptz, p_local text, p_policy text, p_priority text) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  FOR attempt IN 1..5 LOOP
+    BEGIN
+      RETURN crosswalk_sync.settle_change_once(p_slot, p_lsn, p_target, p_key, p_op, p_old, p_new, p_platform,
+                                               p_time, p_local, p_policy, p_priority);
+    EXCEPTION WHEN unique_violation THEN
+      IF attempt = 5 THEN
+        RAISE;
+      END IF;
+    END;
+  END LOOP;
+END
+$fn$;
 REVOKE ALL ON FUNCTION crosswalk_sync.record_tombstone() FROM PUBLIC;
+REVOKE ALL ON FUNCTION crosswalk_sync.settle_change_once(text, pg_lsn, regclass, text[], text, jsonb, jsonb, text,
+                                                         timestamptz, text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crosswalk_sync.settle_change(text, pg_lsn, regclass, text[], text, jsonb, jsonb, text,
                                                     timestamptz, text, text, text) FROM PUBLIC;
 COMMIT;

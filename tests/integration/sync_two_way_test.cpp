@@ -392,7 +392,7 @@ TEST_F(TwoWayTest, EachKindOfConflictUnderEachPolicy) {
 TEST_F(TwoWayTest, SoakOfRandomConcurrentWrites) {
   const char* env = std::getenv("CROSSWALK_SOAK_SECONDS");
   const int seconds = env ? std::atoi(env) : 45;
-  Daemon daemon("run", config_, log_);
+  auto daemon = std::make_unique<Daemon>("run", config_, log_);
   Drain();
   auto a = a_.Connect("learnhub");
   auto b = b_.Connect("skillpath");
@@ -441,7 +441,15 @@ TEST_F(TwoWayTest, SoakOfRandomConcurrentWrites) {
   auto t0 = std::chrono::steady_clock::now();
   std::thread wa(writer, true, 7u, std::ref(tx_a));
   std::thread wb(writer, false, 11u, std::ref(tx_b));
-  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  // Midway, the daemon stops for 3 s while both sides keep writing: the
+  // ~150 writes each side makes meanwhile on 60 keys are sure to collide,
+  // whatever the streaming latency (which alone decides how many do while
+  // it runs), and the restart resumes both directions.
+  std::this_thread::sleep_for(std::chrono::seconds(seconds / 2));
+  EXPECT_EQ(daemon->Stop(SIGTERM), 0);
+  std::this_thread::sleep_for(3s);
+  daemon = std::make_unique<Daemon>("run", config_, log_);
+  std::this_thread::sleep_for(std::chrono::seconds(seconds - seconds / 2));
   go = false;
   wa.join();
   wb.join();
@@ -449,7 +457,7 @@ TEST_F(TwoWayTest, SoakOfRandomConcurrentWrites) {
   auto d0 = std::chrono::steady_clock::now();
   Drain();
   double drain = std::chrono::duration<double>(std::chrono::steady_clock::now() - d0).count();
-  EXPECT_EQ(daemon.Stop(SIGTERM), 0);
+  EXPECT_EQ(daemon->Stop(SIGTERM), 0);
 
   long long rows = ExpectCoursesEqual();
   EXPECT_EQ(Transactions(b, "crosswalk_skillpath") - fwd0, tx_a.load());
