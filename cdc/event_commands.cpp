@@ -1,6 +1,6 @@
 #include "event_commands.hpp"
 
-#include "canonical_ids.hpp"
+#include "identity.hpp"
 #include "event_sink.hpp"
 #include "log.hpp"
 

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "apply.hpp"
-#include "canonical_ids.hpp"
+#include "identity.hpp"
 #include "config.hpp"
 #include "debezium.hpp"
 #include "event_writer.hpp"
