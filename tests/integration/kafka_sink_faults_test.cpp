@@ -256,13 +256,15 @@ TEST(KafkaSinkFaultsTest, KillMidSnapshotRedoesItBehindATruncateOnEveryPartition
   long long in_kafka = 0, in_file = 0;
   {
     Daemon daemon("run", config, log);
-    // Killed once both peers have sent part of the snapshot: ~200 lines of
-    // the file (about 450 bytes each) and 1000 Kafka messages.
+    // Killed as soon as both peers have sent part of the snapshot: a few
+    // lines of the file (about 450 bytes each) and 1000 Kafka messages.
+    // (Waiting for 100 kB of the file once let the Kafka peer's whole 40k-row
+    // snapshot finish first, on a loaded machine.)
     ASSERT_TRUE(PollUntil(
         [&] {
           in_file = FileSize(lines);
           in_kafka = sizes.Of(kTopic, kPartitions);
-          return in_file > 100000 && in_kafka > 1000;
+          return in_file > 2000 && in_kafka > 1000;
         },
         60s))
         << ReadFile(log);
@@ -393,10 +395,16 @@ TEST(KafkaSinkFaultsTest, KillMidSnapshotRedoesItBehindATruncateOnEveryPartition
         ++streamed;
       }
     }
-    // The first attempt was cut short; the redo is whole; the stream holds
+    // The first attempt was cut short (the file's always is; the Kafka
+    // peer's 40k rows may all be out, their snapshot not yet recorded as
+    // done, which needs the same redo); the redo is whole; the stream holds
     // 100 inserts, 11 updates, 1 delete.
     EXPECT_GT(first_reads, 0);
-    EXPECT_LT(first_reads, rows.at(table));
+    if (name == "file") {
+      EXPECT_LT(first_reads, rows.at(table));
+    } else {
+      EXPECT_LE(first_reads, rows.at(table));
+    }
     EXPECT_EQ(redo_reads, rows_at_restart.at(table));
     EXPECT_EQ(streamed, 112);
     if (name == "file") {
