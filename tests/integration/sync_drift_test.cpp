@@ -19,16 +19,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::vector<nlohmann::json> Events(const std::string& log, std::size_t from, const std::string& event) {
-  std::istringstream lines(ReadFile(log).substr(from));
-  std::vector<nlohmann::json> out;
-  for (std::string line; std::getline(lines, line);) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_discarded() && j.value("event", "") == event) out.push_back(j);
-  }
-  return out;
-}
-
 TEST(SyncDriftTest, AddedColumnsAndTablesAreIgnoredDroppedOrRetypedMappedColumnsPauseThatPeer) {
   Cluster source, peers;
   source.Connect().Exec("CREATE DATABASE learnhub");
@@ -75,7 +65,7 @@ TEST(SyncDriftTest, AddedColumnsAndTablesAreIgnoredDroppedOrRetypedMappedColumns
   ASSERT_TRUE(drained({k, m})) << ReadFile(log);
   EXPECT_EQ(*keeper.Scalar("SELECT count(*) FROM a"), "70");
   EXPECT_EQ(*mirror.Scalar("SELECT x FROM a WHERE id = 5"), "u");
-  EXPECT_TRUE(Events(log, 0, "schema_drift").empty()) << ReadFile(log);
+  EXPECT_TRUE(LogEvents(log, 0, "schema_drift").empty()) << ReadFile(log);
 
   // v retyped: keeper pauses at the first change after it; mirror goes on.
   std::size_t from = ReadFile(log).size();
@@ -83,8 +73,8 @@ TEST(SyncDriftTest, AddedColumnsAndTablesAreIgnoredDroppedOrRetypedMappedColumns
       "ALTER TABLE a ALTER COLUMN v TYPE bigint; "
       "BEGIN; INSERT INTO a SELECT g, g, 'x' || g FROM generate_series(71, 80) g; UPDATE a SET x = 'r' WHERE id = 6; "
       "COMMIT");
-  ASSERT_TRUE(PollUntil([&] { return !Events(log, from, "schema_drift").empty(); }, 30s)) << ReadFile(log);
-  auto drift = Events(log, from, "schema_drift")[0];
+  ASSERT_TRUE(PollUntil([&] { return !LogEvents(log, from, "schema_drift").empty(); }, 30s)) << ReadFile(log);
+  auto drift = LogEvents(log, from, "schema_drift")[0];
   EXPECT_EQ(drift.at("peer"), "keeper");
   EXPECT_EQ(drift.at("table"), "public.a");
   EXPECT_EQ(drift.at("column"), "v");
@@ -105,10 +95,11 @@ TEST(SyncDriftTest, AddedColumnsAndTablesAreIgnoredDroppedOrRetypedMappedColumns
   daemon.Signal(SIGHUP);
   // keeper acknowledges the new type; mirror, unchanged and not paused,
   // does not even reconnect.
-  ASSERT_TRUE(PollUntil([&] { return Events(log, from, "reloaded").size() == 1; }, 30s)) << ReadFile(log).substr(from);
-  EXPECT_EQ(Events(log, from, "reloaded")[0].at("peer"), "keeper");
-  ASSERT_TRUE(PollUntil([&] { return Events(log, from, "reload_unchanged").size() == 1; }, 30s));
-  EXPECT_EQ(Events(log, from, "reload_unchanged")[0].at("peer"), "mirror");
+  ASSERT_TRUE(PollUntil([&] { return LogEvents(log, from, "reloaded").size() == 1; }, 30s))
+      << ReadFile(log).substr(from);
+  EXPECT_EQ(LogEvents(log, from, "reloaded")[0].at("peer"), "keeper");
+  ASSERT_TRUE(PollUntil([&] { return LogEvents(log, from, "reload_unchanged").size() == 1; }, 30s));
+  EXPECT_EQ(LogEvents(log, from, "reload_unchanged")[0].at("peer"), "mirror");
   ASSERT_TRUE(drained({k, m})) << ReadFile(log);
   EXPECT_EQ(*keeper.Scalar("SELECT count(*) FROM a"), "80");
 
@@ -119,8 +110,8 @@ TEST(SyncDriftTest, AddedColumnsAndTablesAreIgnoredDroppedOrRetypedMappedColumns
       "ALTER TABLE a DROP COLUMN v; "
       "BEGIN; INSERT INTO a SELECT g, 'x' || g FROM generate_series(81, 90) g; UPDATE a SET x = 'd' WHERE id = 7; "
       "DELETE FROM a WHERE id = 8; COMMIT");
-  ASSERT_TRUE(PollUntil([&] { return !Events(log, from, "schema_drift").empty(); }, 30s)) << ReadFile(log);
-  drift = Events(log, from, "schema_drift")[0];
+  ASSERT_TRUE(PollUntil([&] { return !LogEvents(log, from, "schema_drift").empty(); }, 30s)) << ReadFile(log);
+  drift = LogEvents(log, from, "schema_drift")[0];
   EXPECT_EQ(drift.at("peer"), "keeper");
   EXPECT_EQ(drift.at("table"), "public.a");
   EXPECT_EQ(drift.at("column"), "v");
@@ -136,9 +127,9 @@ TEST(SyncDriftTest, AddedColumnsAndTablesAreIgnoredDroppedOrRetypedMappedColumns
       << plan;
   from = ReadFile(log).size();
   daemon.Signal(SIGHUP);
-  ASSERT_TRUE(PollUntil([&] { return !Events(log, from, "reload_rejected_by_peer").empty(); }, 30s))
+  ASSERT_TRUE(PollUntil([&] { return !LogEvents(log, from, "reload_rejected_by_peer").empty(); }, 30s))
       << ReadFile(log).substr(from);
-  EXPECT_EQ(Events(log, from, "reload_rejected_by_peer")[0].at("peer"), "keeper");
+  EXPECT_EQ(LogEvents(log, from, "reload_rejected_by_peer")[0].at("peer"), "keeper");
   EXPECT_EQ(*keeper.Scalar("SELECT count(*) FROM a"), "80");
 
   // The fix: keeper no longer maps v.
@@ -151,7 +142,7 @@ TEST(SyncDriftTest, AddedColumnsAndTablesAreIgnoredDroppedOrRetypedMappedColumns
   // restart (which checks the mapping against the source as it is) resumes.
   from = ReadFile(log).size();
   src.Exec("ALTER TABLE a ALTER COLUMN x TYPE varchar(40); UPDATE a SET x = 'z' WHERE id BETWEEN 11 AND 15");
-  ASSERT_TRUE(PollUntil([&] { return Events(log, from, "schema_drift").size() >= 2; }, 30s)) << ReadFile(log);
+  ASSERT_TRUE(PollUntil([&] { return LogEvents(log, from, "schema_drift").size() >= 2; }, 30s)) << ReadFile(log);
   ASSERT_TRUE(daemon.Running()) << ReadFile(log);
   EXPECT_EQ(daemon.Stop(SIGTERM), 0);
   EXPECT_EQ(*keeper.Scalar("SELECT count(*) FROM a WHERE x = 'z'"), "0");
@@ -160,7 +151,7 @@ TEST(SyncDriftTest, AddedColumnsAndTablesAreIgnoredDroppedOrRetypedMappedColumns
     from = ReadFile(log).size();
     Daemon again("run", config, log);
     ASSERT_TRUE(drained({k, m})) << ReadFile(log);
-    EXPECT_TRUE(Events(log, from, "schema_drift").empty()) << ReadFile(log).substr(from);
+    EXPECT_TRUE(LogEvents(log, from, "schema_drift").empty()) << ReadFile(log).substr(from);
     EXPECT_EQ(again.Stop(SIGTERM), 0);
   }
 

@@ -20,17 +20,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Log lines since byte `from` whose event is `event`.
-std::vector<nlohmann::json> Events(const std::string& log, std::size_t from, const std::string& event) {
-  std::istringstream lines(ReadFile(log).substr(from));
-  std::vector<nlohmann::json> out;
-  for (std::string line; std::getline(lines, line);) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_discarded() && j.value("event", "") == event) out.push_back(j);
-  }
-  return out;
-}
-
 TEST(SyncReloadTest, SighupReloadsExpressionsAndRefusesWhatNeedsAResnapshot) {
   Cluster source, peer;
   source.Connect().Exec("CREATE DATABASE learnhub");
@@ -78,7 +67,7 @@ TEST(SyncReloadTest, SighupReloadsExpressionsAndRefusesWhatNeedsAResnapshot) {
   auto reload = [&](const std::string& event) {
     std::size_t from = ReadFile(log).size();
     daemon.Signal(SIGHUP);
-    EXPECT_TRUE(PollUntil([&] { return !Events(log, from, event).empty(); }, 30s)) << ReadFile(log).substr(from);
+    EXPECT_TRUE(PollUntil([&] { return !LogEvents(log, from, event).empty(); }, 30s)) << ReadFile(log).substr(from);
     return from;
   };
 
@@ -90,7 +79,7 @@ TEST(SyncReloadTest, SighupReloadsExpressionsAndRefusesWhatNeedsAResnapshot) {
   write_config(R"("v * 10")");
   std::size_t from = reload("reloaded");
   int first_after = next_id;  // committed after the peer took the new mapping
-  auto accepted = Events(log, from, "reload_accepted");
+  auto accepted = LogEvents(log, from, "reload_accepted");
   ASSERT_EQ(accepted.size(), 1u);
   EXPECT_EQ(accepted[0].at("changed"), nlohmann::json::array({"peers[0].tables[0].columns.v"}));
   ASSERT_TRUE(wait_rows(100));
@@ -98,7 +87,7 @@ TEST(SyncReloadTest, SighupReloadsExpressionsAndRefusesWhatNeedsAResnapshot) {
   // Not JSON: refused, streaming goes on with v * 10.
   WriteFile(config, "{ \"source\": ");
   from = reload("reload_refused");
-  auto refused = Events(log, from, "reload_refused");
+  auto refused = LogEvents(log, from, "reload_refused");
   ASSERT_EQ(refused.size(), 1u);
   EXPECT_NE(refused[0].at("message").get<std::string>().find("not valid JSON"), std::string::npos) << refused[0];
   ASSERT_TRUE(wait_rows(50));
@@ -107,7 +96,7 @@ TEST(SyncReloadTest, SighupReloadsExpressionsAndRefusesWhatNeedsAResnapshot) {
   // even together with a reloadable change.
   write_config(R"("v * 1000")", R"(["id", "v"])");
   from = reload("reload_kept_running_config");
-  refused = Events(log, from, "reload_refused");
+  refused = LogEvents(log, from, "reload_refused");
   ASSERT_EQ(refused.size(), 1u) << ReadFile(log).substr(from);
   EXPECT_EQ(refused[0].at("path"), "peers[0].tables[0].key");
   EXPECT_NE(refused[0].at("message").get<std::string>().find("found by the old key"), std::string::npos);
@@ -116,9 +105,9 @@ TEST(SyncReloadTest, SighupReloadsExpressionsAndRefusesWhatNeedsAResnapshot) {
   // A mapping the peer rejects (no such function): this peer keeps its own.
   write_config(R"x("no_such_function(v)")x");
   from = reload("reload_rejected_by_peer");
-  auto rejected = Events(log, from, "reload_rejected_by_peer");
+  auto rejected = LogEvents(log, from, "reload_rejected_by_peer");
   EXPECT_NE(rejected[0].at("message").get<std::string>().find("peers[0].tables[0]"), std::string::npos) << rejected[0];
-  EXPECT_TRUE(Events(log, from, "reloaded").empty());
+  EXPECT_TRUE(LogEvents(log, from, "reloaded").empty());
   ASSERT_TRUE(wait_rows(50));
   // Updates after a reload are mapped with what the peer runs.
   src.Exec("UPDATE t SET v = v + 1 WHERE id <= 10");

@@ -178,4 +178,14 @@ int FreePort() {
   return port;
 }
 
+std::vector<nlohmann::json> LogEvents(const std::string& log, std::size_t from, const std::string& event) {
+  std::istringstream lines(ReadFile(log).substr(from));
+  std::vector<nlohmann::json> out;
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.value("event", "") == event) out.push_back(j);
+  }
+  return out;
+}
+
 }  // namespace crosswalk::test

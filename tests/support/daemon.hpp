@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,10 @@ bool WaitPeersDrained(pq::Connection& source, const std::vector<PeerSlot>& peers
 
 // Polls `done` every 50 ms until it returns true or `timeout` passes.
 bool PollUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout);
+
+// The daemon's JSON log lines since byte `from` of `log` whose event is
+// `event`.
+std::vector<nlohmann::json> LogEvents(const std::string& log, std::size_t from, const std::string& event);
 
 // Compares `expected_query` (run on the source) with `actual_query` (run on
 // the peer), each one text column: EXCEPT ALL both ways, as gtest failures
