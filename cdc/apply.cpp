@@ -481,12 +481,14 @@ void PeerApplier::StorePosition(Lsn lsn) {
   stored_ = lsn;
 }
 
-void PeerApplier::ExecInTransaction(const std::string& sql) {
+std::string PeerApplier::InTransaction(const std::string& sql) {
   // The origin is held for this transaction only (origin.hpp).
   std::string text = tx_open_ ? sql : "BEGIN; " + (origins_ ? AcquireOriginSql(session_origin_) : "") + sql;
   tx_open_ = true;
-  conn_->Exec(text);
+  return text;
 }
+
+void PeerApplier::ExecInTransaction(const std::string& sql) { conn_->Exec(InTransaction(sql)); }
 
 void PeerApplier::SetOrigin(const std::string& platform, Lsn commit_lsn, std::int64_t commit_time) {
   if (platform != session_origin_) {
@@ -987,7 +989,6 @@ bool PeerApplier::ApplyPrepared(const Segment& seg, const std::vector<Prepared>&
     const auto& plans = plans_.at(QualifiedName{rel.schema, rel.name});
     if (direct.size() == plans.size()) {
       savepoint_open_ = true;
-      ExecInTransaction("SAVEPOINT cw_segment");
       for (std::size_t p = 0; p < plans.size(); ++p) {
         std::string data, cols;
         for (const auto& c : plans[p].mapping->columns) cols += (cols.empty() ? "" : ", ") + QuoteIdent(c.target);
@@ -1006,11 +1007,16 @@ bool PeerApplier::ApplyPrepared(const Segment& seg, const std::vector<Prepared>&
           }
           data += '\n';
         }
-        conn_->CopyIn("COPY " + plans[p].mapping->target.Quoted() + " (" + cols + ") FROM STDIN", data);
+        // The savepoint (and BEGIN) go with the first COPY: one round trip.
+        std::string copy = "COPY " + plans[p].mapping->target.Quoted() + " (" + cols + ") FROM STDIN";
+        conn_->CopyIn(p == 0 ? InTransaction("SAVEPOINT cw_segment; " + copy) : copy, data);
       }
-      ExecInTransaction("RELEASE SAVEPOINT cw_segment");
+      // The transaction's last segment carries its end, as below.
+      std::string tail = "RELEASE SAVEPOINT cw_segment";
+      if (commit) tail += "; " + (*commit)(tx_rows_ + rows.size());
+      ExecInTransaction(tail);
       savepoint_open_ = false;
-      return false;
+      return commit != nullptr;
     }
   }
 
@@ -1071,7 +1077,8 @@ bool PeerApplier::ApplyPrepared(const Segment& seg, const std::vector<Prepared>&
       }
     }
     savepoint_open_ = true;
-    ExecInTransaction(std::string("SAVEPOINT cw_segment") + (stage_used_in_tx_ ? "; TRUNCATE " + stage : ""));
+    std::string before_copy =
+        std::string("SAVEPOINT cw_segment; ") + (stage_used_in_tx_ ? "TRUNCATE " + stage + "; " : "");
     stage_used_in_tx_ = true;
     std::string data;
     for (const auto& s : staged) {
@@ -1092,7 +1099,7 @@ bool PeerApplier::ApplyPrepared(const Segment& seg, const std::vector<Prepared>&
       }
       data += '\n';
     }
-    conn_->CopyIn("COPY " + stage + " FROM STDIN", data);
+    conn_->CopyIn(InTransaction(before_copy + "COPY " + stage + " FROM STDIN"), data);
   }
 
   std::string batch = inline_values ? "SAVEPOINT cw_segment; " : "";
@@ -1102,10 +1109,10 @@ bool PeerApplier::ApplyPrepared(const Segment& seg, const std::vector<Prepared>&
     // The last segment of a source transaction carries the progress write
     // and the COMMIT: a small transaction costs one round trip.
     std::string tail = "; RELEASE SAVEPOINT cw_segment";
-    if (inline_values && commit) tail += "; " + (*commit)(tx_rows_ + rows.size());
+    if (commit) tail += "; " + (*commit)(tx_rows_ + rows.size());
     ExecInTransaction(batch + tail);
     savepoint_open_ = false;
-    return inline_values && commit;
+    return commit != nullptr;
   }
   if (!statements.empty() || inline_values)
     ExecInTransaction(inline_values && statements.empty() ? "SAVEPOINT cw_segment" : batch);

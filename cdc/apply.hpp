@@ -183,6 +183,9 @@ class PeerApplier {
     std::map<int, std::optional<std::string>> new_ids, old_ids;  // by source column index
   };
 
+  // `sql` preceded by BEGIN (and the origin) when no peer transaction is
+  // open yet, which it then counts as open.
+  std::string InTransaction(const std::string& sql);
   void ExecInTransaction(const std::string& sql);
   // Appended to COMMIT / ROLLBACK: lets go of the replication origin.
   std::string ReleaseOrigin() const { return origins_ ? kReleaseOriginSql : ""; }

@@ -102,6 +102,27 @@ TEST(SyncDeadLetters, RowsKeepSourceOrderThroughRetry) {
   ASSERT_TRUE(WaitDrained(src, {"crosswalk_skillpath"}, 60s)) << ReadFile(log);
   EXPECT_EQ(p.Exec("SELECT qty FROM things WHERE id = 5").value(0, 0), "9");
   EXPECT_EQ(p.Exec("SELECT count(*) FROM crosswalk_sync.dead_letter").value(0, 0), "0");
+
+  // Large transactions: 200 updates are staged and applied by one statement,
+  // 500 inserts go straight in by COPY, and either carries the transaction's
+  // commit. A row the peer rejects still costs only that row.
+  p.Exec("ALTER TABLE things ADD CONSTRAINT qty_ok CHECK (qty >= 0)");
+  src.Exec("UPDATE items SET qty = CASE WHEN id = 300 THEN -3 ELSE qty + 1 END WHERE id BETWEEN 201 AND 400");
+  ASSERT_TRUE(WaitDrained(src, {"crosswalk_skillpath"}, 60s)) << ReadFile(log);
+  src.Exec("INSERT INTO items SELECT g, CASE WHEN g = 1500 THEN -15 ELSE g % 7 END FROM generate_series(1101, 1600) g");
+  ASSERT_TRUE(WaitDrained(src, {"crosswalk_skillpath"}, 60s)) << ReadFile(log);
+  EXPECT_EQ(p.Exec("SELECT string_agg(format('%s %s %s', operation, sqlstate, \"row\"->>'id'), '; ' ORDER BY id) "
+                   "FROM crosswalk_sync.dead_letter")
+                .value(0, 0),
+            "update 23514 300; insert 23514 1500");
+  ExpectSameRows(src, p, "SELECT id || '=' || qty FROM items WHERE id NOT IN (300, 1500)",
+                 "SELECT id || '=' || qty FROM things WHERE id NOT IN (300, 1500)");
+  text = ReadFile(log);  // each failed as a whole first, then row by row
+  EXPECT_NE(text.find(R"("event":"segment_retry_by_row")"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("peer":"skillpath","rows":200,)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("peer":"skillpath","rows":500,)"), std::string::npos) << text;
+  EXPECT_EQ(p.Exec("SELECT qty FROM things WHERE id = 300").value(0, 0), "0");  // as before the rejected update
+  EXPECT_EQ(p.Exec("SELECT count(*) FROM things WHERE id = 1500").value(0, 0), "0");
   EXPECT_EQ(daemon.Stop(SIGTERM), 0);
 }
 
