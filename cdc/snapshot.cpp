@@ -57,7 +57,7 @@ namespace {
 std::uint64_t ReadSourceCopy(pq::Connection& source, const std::string& copy_sql,
                              const std::function<void(std::vector<std::string>&)>& consume) {
   pq::Result start = source.Check(PQexec(source.raw(), copy_sql.c_str()), "COPY from the source failed");
-  constexpr std::size_t kChunkLines = 10000, kChunkBytes = 4u << 20, kQueuedBytes = 64u << 20;
+  constexpr std::size_t kChunkLines = 1000, kChunkBytes = 256u << 10, kQueuedBytes = 64u << 20;
   std::size_t queued_bytes = 0;
   std::mutex mu;
   std::condition_variable cv;
