@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "cluster.hpp"
+#include "daemon.hpp"
 
 namespace crosswalk::test {
 namespace {
@@ -191,6 +192,74 @@ TEST_F(SyncIdentityTest, ProvisionSkipHoldAndDeadLetters) {
   out = ShellOutput(kDaemon + " retry -c " + config_ + " 2>/dev/null; echo \"exit=$?\"");
   EXPECT_NE(out.find("peer=sp_provision retried=1 applied=1 left=0"), std::string::npos) << out;
   EXPECT_EQ(Expected("sp_provision", "true"), Actual("sp_provision"));
+}
+
+// The migration's one-COPY path (every target column a same-typed source
+// column or a translated id): rows whose id does not translate are taken out
+// of the COPY and go through the statement path, which provisions, skips or
+// holds them like streamed rows.
+TEST_F(SyncIdentityTest, OneCopyMigrationDefersUnmappedIds) {
+  for (const char* db : {"sp_provision", "sp_skip", "sp_hold"}) {
+    peers_.Connect(db).Exec(
+        "CREATE TABLE course_scores (user_id uuid, course_id int, score int, PRIMARY KEY (user_id, course_id))");
+  }
+  std::string tables = R"J([{ "source": "enrollments", "target": "course_scores", "key": ["user_id", "course_id"],
+      "columns": { "user_id": { "identity": "user_id" }, "course_id": "course_id", "score": "score" } }])J";
+  auto peer = [&](const std::string& name, const std::string& mode) {
+    return R"J({ "name": ")J" + name + R"J(", "dsn": ")J" + peers_.Dsn(name) + R"J(", "platform": ")J" + name +
+           R"J(", "on_unmapped_identity": ")J" + mode +
+           R"J(", "provision_sql": "INSERT INTO public.users (source_row) VALUES ($1::jsonb) RETURNING id::text",
+           "tables": )J" +
+           tables + "}";
+  };
+  std::string config = peers_.dir() + "/one_copy.json";
+  std::ofstream(config) << R"J({ "source": { "dsn": ")J" + source_.Dsn("learnhub") +
+                               R"J(", "platform": "learnhub", "publication": "pub", "create_publication": true },
+      "peers": [)J" + peer("sp_provision", "provision") +
+                               ", " + peer("sp_skip", "skip") + ", " + peer("sp_hold", "hold") + "] }";
+  std::string out = ShellOutput(kDaemon + " snapshot -c " + config + " 2>" + log_ + "; echo \"exit=$?\"");
+  EXPECT_NE(out.find("exit=0"), std::string::npos) << out << ReadFile(log_);
+  std::string text = ReadFile(log_);
+  for (const char* name : {"sp_provision", "sp_skip", "sp_hold"}) {
+    EXPECT_NE(text.find(std::string(R"("one_copy":true,"peer":")") + name + R"(","rows":21,)"), std::string::npos)
+        << name << "\n"
+        << text;
+  }
+  auto rows = [&](const std::string& db) {
+    auto c = peers_.Connect(db);
+    return c
+        .Scalar(
+            "SELECT string_agg(format('%s|%s|%s', user_id, course_id, score), ',' ORDER BY "
+            "format('%s|%s|%s', user_id, course_id, score)) FROM course_scores")
+        .value_or("");
+  };
+  auto expected = [&](const std::string& platform, const std::string& filter) {
+    auto src = source_.Connect("learnhub");
+    return src
+        .Scalar(
+            "SELECT string_agg(line, ',' ORDER BY line) FROM (SELECT format('%s|%s|%s', "
+            "crosswalk.translate(user_id::text, 'learnhub', $1), course_id, score) AS line "
+            "FROM enrollments WHERE " +
+                filter + ") x",
+            {platform})
+        .value_or("");
+  };
+  auto prov = peers_.Connect("sp_provision");
+  auto skip = peers_.Connect("sp_skip");
+  auto hold = peers_.Connect("sp_hold");
+  // provision: learners 6 and 7 got accounts, linked on the source, and all 21 rows.
+  EXPECT_EQ(*prov.Scalar("SELECT count(*) FROM users"), "2");
+  EXPECT_EQ(expected("sp_provision", "true"), rows("sp_provision"));
+  EXPECT_EQ(*prov.Scalar("SELECT count(*) FROM course_scores"), "21");
+  // skip: 15 rows, and learners 6 and 7's 6 rows are dead letters (23503).
+  EXPECT_EQ(expected("sp_skip", "user_id <= 5"), rows("sp_skip"));
+  EXPECT_EQ(*skip.Scalar("SELECT string_agg(sqlstate || ' ' || (\"row\"->>'user_id'), ',' ORDER BY "
+                         "\"row\"->>'user_id', \"row\"->>'course_id') FROM crosswalk_sync.dead_letter"),
+            "23503 6,23503 6,23503 6,23503 7,23503 7,23503 7");
+  // hold: 15 rows, 6 held, no dead letters.
+  EXPECT_EQ(expected("sp_hold", "user_id <= 5"), rows("sp_hold"));
+  EXPECT_EQ(*hold.Scalar("SELECT count(*) FROM crosswalk_sync.held"), "6");
+  EXPECT_EQ(*hold.Scalar("SELECT count(*) FROM crosswalk_sync.dead_letter"), "0");
 }
 
 }  // namespace
