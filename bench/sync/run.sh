@@ -5,6 +5,10 @@
 #   streaming throughput: a backlog of insert-heavy and of update-heavy
 #     transactions (TX transactions of 10 rows) is replayed by each consumer
 #     alone; rows/s from start to the last transaction applied.
+#   ceiling: the same backlog read from a third slot of the same publication
+#     by pg_recvlogical, which applies nothing (it writes the pgoutput stream
+#     to a file): how fast the source can decode and send it, which bounds
+#     every consumer on this machine.
 #   latency: single-row transactions at RATE/s for SECONDS, each consumer live
 #     in turn; commit-to-apply = the peer's clock_timestamp() at apply minus the
 #     source's at insert (one machine, one clock); p50 / p99.
@@ -153,18 +157,39 @@ replay() {
   fi
   rate "$rows" "$t0" "$t1"
 }
+# The ceiling: a slot created just before the backlog, read to the end of it
+# by a consumer that applies nothing.
+new_ceiling_slot() {
+  src -q -c "SELECT pg_drop_replication_slot('ceiling') FROM pg_replication_slots WHERE slot_name = 'ceiling'" \
+    -c "SELECT pg_create_logical_replication_slot('ceiling', 'pgoutput')" >/dev/null
+}
+ceiling() {  # ceiling ROWS
+  local end t0 t1
+  end=$(src -tAc "SELECT pg_current_wal_lsn()")
+  t0=$(now)
+  "$CROSSWALK_PG_BIN/pg_recvlogical" -h "$src_dir" -p "$src_port" -U postgres -d postgres -S ceiling --start \
+    -E "$end" --no-loop -o proto_version=1 -o publication_names=cw -f "$src_dir/ceiling.out"
+  t1=$(now)
+  rm -f "$src_dir/ceiling.out"
+  rate "$1" "$t0" "$t1"
+}
 pgb() { "$CROSSWALK_PG_BIN/pgbench" -h "$src_dir" -p "$src_port" -U postgres -n "$@" postgres >/dev/null 2>&1; }
 
 printf 'INSERT INTO t_ins (user_id, v, payload) SELECT 1 + (g * 37) %% 1000, g, md5(g::text) FROM generate_series(1, 10) g;\n' >"$src_dir/ins.sql"
 printf '\\set s random(1, 99990)\nUPDATE t_upd SET v = v + 1, payload = md5(v::text) WHERE id BETWEEN :s AND :s + 9;\n' >"$src_dir/upd.sql"
+new_ceiling_slot
 pgb -c 2 -j 2 -t $((TX / 2)) -f "$src_dir/ins.sql"
 src -q -c "INSERT INTO marker VALUES ('ins')"
 cw_ins=$(replay cw ins $((TX * 10)))
 nat_ins=$(replay nat ins $((TX * 10)))
+ceil_ins=$(ceiling $((TX * 10)))
+new_ceiling_slot
 pgb -c 2 -j 2 -t $((TX / 2)) -f "$src_dir/upd.sql"
 src -q -c "INSERT INTO marker VALUES ('upd')"
 cw_upd=$(replay cw upd $((TX * 10)))
 nat_upd=$(replay nat upd $((TX * 10)))
+ceil_upd=$(ceiling $((TX * 10)))
+src -q -c "SELECT pg_drop_replication_slot('ceiling')" >/dev/null
 
 # --- latency: each consumer live in turn ---------------------------------
 printf 'INSERT INTO t_lat (user_id) VALUES (1 + (random() * 999)::int);\n' >"$src_dir/lat.sql"
@@ -196,9 +221,13 @@ echo
 printf '%-28s %16s %16s %8s\n' "case" "crosswalk-sync" "native" "ratio"
 printf '%-28s %12s r/s %12s r/s %7sx\n' "insert-heavy apply" "$cw_ins" "$nat_ins" "$(ratio "$cw_ins" "$nat_ins")"
 printf '%-28s %12s r/s %12s r/s %7sx\n' "update-heavy apply" "$cw_upd" "$nat_upd" "$(ratio "$cw_upd" "$nat_upd")"
+printf '%-28s %12s r/s %12s r/s %7sx\n' "insert-heavy ceiling" "$ceil_ins" "$nat_ins" "$(ratio "$ceil_ins" "$nat_ins")"
+printf '%-28s %12s r/s %12s r/s %7sx\n' "update-heavy ceiling" "$ceil_upd" "$nat_upd" "$(ratio "$ceil_upd" "$nat_upd")"
 printf '%-28s %13s ms %13s ms %7sx\n' "commit-to-apply p50" "$cw_p50" "$nat_p50" "$(ratio "$cw_p50" "$nat_p50")"
 printf '%-28s %13s ms %13s ms %7sx\n' "commit-to-apply p99" "$cw_p99" "$nat_p99" "$(ratio "$cw_p99" "$nat_p99")"
 printf '%-28s %12s r/s %12s r/s %7sx\n' "snapshot vs native sync" "$cw_snap_rate" "$nat_snap_rate" "$(ratio "$cw_snap_rate" "$nat_snap_rate")"
 printf '%-28s %12s r/s %12s r/s %7sx\n' "snapshot vs raw COPY pipe" "$cw_snap_rate" "$raw_rate" "$(ratio "$cw_snap_rate" "$raw_rate")"
 echo
 echo "throughput ratios: crosswalk-sync / other (higher is better); latency ratios: crosswalk-sync / native (lower is better)"
+echo "ceiling rows: pg_recvlogical reading the same backlog and applying nothing, against native: the most any"
+echo "consumer of this source could reach on this machine, as a multiple of native"
