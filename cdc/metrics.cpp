@@ -123,6 +123,11 @@ void Metrics::SetDeadLettersPending(const std::string& peer, std::int64_t count)
   dead_letters_pending_[peer] = count;
 }
 
+void Metrics::SetConflicts(const std::string& peer, std::int64_t count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  conflicts_[peer] = count;
+}
+
 void Metrics::SetSourceUp(bool up) {
   std::lock_guard<std::mutex> lock(mu_);
   source_up_ = up;
@@ -139,6 +144,7 @@ void Metrics::Reset() {
   states_.clear();
   slots_.clear();
   dead_letters_pending_.clear();
+  conflicts_.clear();
   source_up_ = true;
 }
 
@@ -203,6 +209,11 @@ std::string Metrics::Render() const {
   Header(out, "crosswalk_sync_dead_letters", "gauge", "Rows waiting in crosswalk_sync.dead_letter on the peer.");
   for (const auto& [peer, v] : dead_letters_pending_) {
     out << "crosswalk_sync_dead_letters{peer=\"" << LabelValue(peer) << "\"} " << v << "\n";
+  }
+  Header(out, "crosswalk_sync_conflicts", "gauge",
+         "Conflicts recorded in crosswalk_sync.conflicts on a peer with two-way tables.");
+  for (const auto& [peer, v] : conflicts_) {
+    out << "crosswalk_sync_conflicts{peer=\"" << LabelValue(peer) << "\"} " << v << "\n";
   }
   Header(out, "crosswalk_sync_peer_state", "gauge", "1 for the state each peer's thread is in.");
   for (const auto& [peer, state] : states_) {

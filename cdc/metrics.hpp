@@ -42,6 +42,8 @@ class Metrics {
   void SetSlot(const std::string& peer, const std::string& slot, const SlotSample& sample);
   // Dead letters waiting on the peer (crosswalk_sync.dead_letter rows).
   void SetDeadLettersPending(const std::string& peer, std::int64_t count);
+  // Conflicts recorded for a two-way peer (crosswalk_sync.conflicts rows).
+  void SetConflicts(const std::string& peer, std::int64_t count);
   void SetSourceUp(bool up);
 
   // The Prometheus text exposition of everything above.
@@ -67,7 +69,7 @@ class Metrics {
   std::map<std::string, Histogram> latency_;
   std::map<std::string, PeerState> states_;
   std::map<std::string, std::pair<std::string, SlotSample>> slots_;
-  std::map<std::string, std::int64_t> dead_letters_pending_;
+  std::map<std::string, std::int64_t> dead_letters_pending_, conflicts_;
   bool source_up_ = true;
 };
 

@@ -7,6 +7,7 @@
 
 #include "log.hpp"
 #include "pq.hpp"
+#include "two_way.hpp"
 
 namespace crosswalk::cdc {
 
@@ -29,7 +30,9 @@ void LagClock::Prune(Lsn oldest_confirmed) {
 }
 
 Monitor::Monitor(const Config& config, const std::atomic<bool>& stop)
-    : config_(config), stop_(stop), alerter_(config.alerts) {
+    : config_(config), stop_(stop), alerter_(config.alerts), reverse_(DeriveReverseConfigs(config)) {
+  streams_.push_back(Stream{&config_, false, {}, nullptr});
+  for (const auto& rc : reverse_) streams_.push_back(Stream{&rc, true, {}, nullptr});
   if (!config_.metrics.listen) return;
   const std::string& listen = *config_.metrics.listen;
   auto colon = listen.rfind(':');
@@ -70,22 +73,27 @@ void Monitor::Run(const std::atomic<bool>& done) {
 }
 
 void Monitor::SampleOnce() {
+  for (auto& stream : streams_) SampleStream(stream);
+}
+
+void Monitor::SampleStream(Stream& stream) {
+  const Config& config = *stream.config;
   Metrics& m = Metrics::Get();
   auto now = std::chrono::steady_clock::now();
   std::map<std::string, std::optional<double>> lag;
   try {
-    if (!source_) source_ = std::make_unique<pq::Connection>(config_.source.dsn);
-    pq::Result r = source_->Exec(
+    if (!stream.source) stream.source = std::make_unique<pq::Connection>(config.source.dsn);
+    pq::Result r = stream.source->Exec(
         "SELECT pg_catalog.pg_current_wal_lsn()::text, slot_name, confirmed_flush_lsn::text, restart_lsn::text, "
         "active FROM (SELECT 1) x LEFT JOIN pg_catalog.pg_replication_slots ON slot_type = 'logical'");
     Lsn current = ParseLsn(r.value(0, 0));
-    lag_clock_.AddSample(now, current);
+    stream.lag_clock.AddSample(now, current);
     std::map<std::string, int> by_slot;
     for (int i = 0; i < r.rows(); ++i) {
       if (!r.is_null(i, 1)) by_slot[r.value(i, 1)] = i;
     }
     Lsn oldest = current;
-    for (const auto& p : config_.peers) {
+    for (const auto& p : config.peers) {
       SlotSample s;
       auto it = by_slot.find(p.slot);
       if (it != by_slot.end() && !r.is_null(it->second, 2)) {
@@ -95,20 +103,23 @@ void Monitor::SampleOnce() {
         s.active = r.value(it->second, 4) == "t";
         s.lag_bytes = current > confirmed ? static_cast<double>(current - confirmed) : 0;
         s.retained_bytes = current > restart ? static_cast<double>(current - restart) : 0;
-        s.lag_seconds = lag_clock_.LagSeconds(now, confirmed);
+        s.lag_seconds = stream.lag_clock.LagSeconds(now, confirmed);
         oldest = std::min(oldest, confirmed);
         lag[p.name] = s.lag_seconds;
       }
       m.SetSlot(p.name, p.slot, s);
     }
-    lag_clock_.Prune(oldest);
-    m.SetSourceUp(true);
+    stream.lag_clock.Prune(oldest);
+    if (!stream.reverse) m.SetSourceUp(true);
   } catch (const Error& e) {
-    source_.reset();
-    m.SetSourceUp(false);
-    Log(LogLevel::kWarning, "monitor_source_unreachable", {{"sqlstate", e.sqlstate()}, {"message", e.what()}});
+    stream.source.reset();
+    // A reverse stream's source is a peer, which its stream thread reports.
+    if (!stream.reverse) {
+      m.SetSourceUp(false);
+      Log(LogLevel::kWarning, "monitor_source_unreachable", {{"sqlstate", e.sqlstate()}, {"message", e.what()}});
+    }
   }
-  for (const auto& p : config_.peers) {
+  for (const auto& p : config.peers) {
     if (p.kind != PeerKind::kDatabase) {  // an event peer has no dead letters
       alerter_.Evaluate(p.name, lag.count(p.name) ? lag[p.name] : std::nullopt, std::nullopt);
       continue;
@@ -121,6 +132,12 @@ void Monitor::SampleOnce() {
         dead = std::stoll(
             peer->Scalar("SELECT count(*) FROM crosswalk_sync.dead_letter WHERE slot = $1", {p.slot}).value_or("0"));
         m.SetDeadLettersPending(p.name, *dead);
+      }
+      if (HasTwoWayTables(p) && peer->Scalar("SELECT pg_catalog.to_regclass('crosswalk_sync.conflicts')::text")) {
+        m.SetConflicts(
+            p.name,
+            std::stoll(
+                peer->Scalar("SELECT count(*) FROM crosswalk_sync.conflicts WHERE slot = $1", {p.slot}).value_or("0")));
       }
     } catch (const Error&) {
       peers_.erase(p.name);

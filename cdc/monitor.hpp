@@ -1,15 +1,18 @@
 // The monitor of a `run`: once a second it reads every peer's slot on the
-// source (lag, retained WAL) and each peer's dead-letter count, publishes
-// them as metrics, evaluates the alerts, and serves /metrics and /healthz on
-// metrics.listen (cpp-httplib).
+// source (lag, retained WAL) and each peer's dead-letter count (and, for
+// two-way peers, conflict count), publishes them as metrics, evaluates the
+// alerts, and serves /metrics and /healthz on metrics.listen (cpp-httplib).
+// Reverse streams of two-way tables (two_way.hpp) are watched the same way:
+// their slot is on the peer, their dead letters and conflicts on the source.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <deque>
 #include <map>
-#include <thread>
 #include <memory>
+#include <thread>
+#include <vector>
 
 #include "alerts.hpp"
 #include "config.hpp"
@@ -51,14 +54,22 @@ class Monitor {
   void Run(const std::atomic<bool>& done);
 
  private:
+  // One stream's source and peers: the config's own, or a reverse stream's.
+  struct Stream {
+    const Config* config;
+    bool reverse;
+    LagClock lag_clock;
+    std::unique_ptr<pq::Connection> source;
+  };
   void SampleOnce();
+  void SampleStream(Stream& stream);
 
   const Config& config_;
   const std::atomic<bool>& stop_;
   Alerter alerter_;
-  LagClock lag_clock_;
-  std::unique_ptr<pq::Connection> source_;
-  std::map<std::string, std::unique_ptr<pq::Connection>> peers_;
+  std::vector<Config> reverse_;
+  std::vector<Stream> streams_;
+  std::map<std::string, std::unique_ptr<pq::Connection>> peers_;  // by peer name
   std::unique_ptr<httplib::Server> server_;
   std::unique_ptr<std::thread> server_thread_;
 };

@@ -6,6 +6,7 @@
 // way on both sides and is recorded with both versions; and a soak of
 // random concurrent writes on both sides ends equal.
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -311,8 +312,31 @@ TEST_F(TwoWayTest, EachKindOfConflictUnderEachPolicy) {
   }
   for (const char* t : {"t_lww", "t_prio", "t_dl"}) a.Exec(std::string("UPDATE ") + t + " SET v = 'a5' WHERE id = 5");
 
-  Daemon daemon("run", config_, log_);
+  // This run serves /metrics: the monitor watches the reverse stream too
+  // (its slot is on skillpath) and counts each side's conflicts.
+  int port = FreePort();
+  std::string text = ReadFile(config_);
+  const std::string apply = R"("apply": { "status_interval_seconds": 1 },)";
+  ASSERT_NE(text.find(apply), std::string::npos);
+  text.replace(text.find(apply), apply.size(),
+               apply + R"( "metrics": { "listen": "127.0.0.1:)" + std::to_string(port) + R"(" },)");
+  std::string with_metrics = WriteFile(a_.dir() + "/two_way_metrics.json", text);
+  Daemon daemon("run", with_metrics, log_);
   Drain();
+  std::string metrics;
+  auto scrape = [&] {
+    httplib::Client client("127.0.0.1", port);
+    client.set_connection_timeout(2);
+    auto res = client.Get("/metrics");
+    metrics = res ? res->body : "";
+    return metrics.find("crosswalk_sync_conflicts{peer=\"skillpath\"} 18\n") != std::string::npos &&
+           metrics.find("crosswalk_sync_conflicts{peer=\"skillpath_rev\"} 18\n") != std::string::npos;
+  };
+  EXPECT_TRUE(PollUntil(scrape, 30s)) << metrics;
+  EXPECT_NE(metrics.find("crosswalk_sync_slot_present{peer=\"skillpath_rev\",slot=\"crosswalk_skillpath_rev\"} 1\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("crosswalk_sync_dead_letters{peer=\"skillpath_rev\"} 0\n"), std::string::npos) << metrics;
   EXPECT_EQ(daemon.Stop(SIGTERM), 0);
 
   // last_writer_wins: skillpath wrote rows 1-4 and 10 last, learnhub row 5.
