@@ -287,7 +287,15 @@ void EnsurePeerSchema(pq::Connection& peer) {
 BEGIN;
 SET LOCAL client_min_messages = warning;
 SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('crosswalk_sync schema'));
-CREATE SCHEMA IF NOT EXISTS crosswalk_sync;
+-- CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the
+-- schema exists: a role given its own schema (docs/operations.md) has not.
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = 'crosswalk_sync') THEN
+    CREATE SCHEMA crosswalk_sync;
+  END IF;
+END
+$$;
 CREATE TABLE IF NOT EXISTS crosswalk_sync.progress (
   slot          text PRIMARY KEY,
   applied_lsn   pg_lsn NOT NULL,
@@ -1333,6 +1341,20 @@ void PeerApplier::Truncate(const std::vector<std::shared_ptr<const Relation>>& r
     conn_->ExecParams("DELETE FROM crosswalk_sync.held WHERE slot = $1 AND source_table = $2", {peer_.slot, source});
     for (auto k = held_keys_.begin(); k != held_keys_.end();) {
       k = k->rfind(source + "\x1e", 0) == 0 ? held_keys_.erase(k) : std::next(k);
+    }
+    // The table's dead letters are changes the source has since wiped out:
+    // `retry` would bring their rows back on an emptied table. They go in
+    // the same peer transaction as the TRUNCATE, logged with their count.
+    pq::Result dropped = conn_->ExecParams(
+        "WITH d AS (DELETE FROM crosswalk_sync.dead_letter WHERE slot = $1 AND source_table = $2 RETURNING 1) "
+        "SELECT count(*) FROM d",
+        {peer_.slot, source});
+    if (dropped.value(0, 0) != "0") {
+      Log(LogLevel::kInfo, "dead_letters_truncated",
+          {{"peer", peer_.name}, {"table", source}, {"dead_letters", std::stoll(dropped.value(0, 0))}});
+    }
+    for (auto k = dead_keys_.begin(); k != dead_keys_.end();) {
+      k = k->rfind(source + "\x1e", 0) == 0 ? dead_keys_.erase(k) : std::next(k);
     }
   }
 }
