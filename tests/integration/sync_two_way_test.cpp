@@ -409,6 +409,75 @@ TEST_F(TwoWayTest, EachKindOfConflictUnderEachPolicy) {
   EXPECT_EQ(Count(b, "SELECT count(*) FROM crosswalk_sync.dead_letter"), 0);
 }
 
+// Both directions run as the roles docs/operations.md describes for two-way
+// tables, no superuser on either side: each side is a source (REPLICATION,
+// a publication made by the tables' owner) and a peer (its own
+// crosswalk_sync schema, TEMP, the table rights, TRIGGER for the
+// tombstones, the replication origin functions).
+TEST_F(TwoWayTest, RunsAsTheDocumentedRoles) {
+  const std::string origin_grants = R"SQL(
+    GRANT EXECUTE ON FUNCTION pg_replication_origin_create(text), pg_replication_origin_oid(text),
+      pg_replication_origin_session_setup(text), pg_replication_origin_session_reset(),
+      pg_replication_origin_session_is_setup(), pg_replication_origin_xact_setup(pg_lsn, timestamptz)
+      TO crosswalk_sync;
+    GRANT SELECT ON pg_replication_origin TO crosswalk_sync;)SQL";
+  auto a = a_.Connect("learnhub");
+  auto b = b_.Connect("skillpath");
+  a.Exec(R"SQL(
+    CREATE ROLE crosswalk_sync LOGIN REPLICATION;
+    CREATE SCHEMA crosswalk_sync AUTHORIZATION crosswalk_sync;
+    GRANT TEMP ON DATABASE learnhub TO crosswalk_sync;
+    GRANT USAGE ON SCHEMA public TO crosswalk_sync;
+    GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER ON courses, t_lww, t_prio, t_dl TO crosswalk_sync;
+    GRANT crosswalk_reader TO crosswalk_sync;
+    CREATE PUBLICATION crosswalk FOR TABLE courses, t_lww, t_prio, t_dl;)SQL" +
+         origin_grants);
+  b.Exec(R"SQL(
+    CREATE ROLE crosswalk_sync LOGIN REPLICATION;
+    CREATE SCHEMA crosswalk_sync AUTHORIZATION crosswalk_sync;
+    GRANT TEMP ON DATABASE skillpath TO crosswalk_sync;
+    GRANT USAGE ON SCHEMA public TO crosswalk_sync;
+    GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER ON catalog, t_lww, t_prio, t_dl TO crosswalk_sync;
+    CREATE PUBLICATION crosswalk_reverse FOR TABLE catalog, t_lww, t_prio, t_dl;)SQL" +
+         origin_grants);
+  std::string text = ReadFile(config_);
+  for (const std::string& dsn : {a_.Dsn("learnhub"), b_.Dsn("skillpath")}) {
+    for (std::size_t at = text.find(dsn); at != std::string::npos; at = text.find(dsn, at + dsn.size())) {
+      text.insert(at + dsn.size(), " user=crosswalk_sync");
+    }
+  }
+  std::string config = WriteFile(a_.dir() + "/least_privilege.json", text);
+  std::string out = ShellOutput(DaemonPath() + " check -c " + config + " 2>&1; echo \"exit=$?\"");
+  ASSERT_NE(out.find("exit=0"), std::string::npos) << out;
+
+  Daemon daemon("run", config, log_);
+  Drain();
+  EXPECT_EQ(ExpectCoursesEqual(), 200);
+  // Each way: an update, a delete (a tombstone, written by the trigger's
+  // owner), and an insert.
+  a.Exec(
+      "UPDATE courses SET title = 'from learnhub' WHERE id = 1; DELETE FROM courses WHERE id = 2; "
+      "INSERT INTO courses VALUES (500, 3, 'new on learnhub', 7, NULL)");
+  b.Exec(
+      "UPDATE catalog SET title = 'from skillpath' WHERE course_id = 3; DELETE FROM catalog WHERE course_id = 4; "
+      "INSERT INTO catalog (course_id, owner, title, capacity) VALUES (600, md5('sp5')::uuid, 'new on skillpath', "
+      "8)");
+  Drain();
+  EXPECT_EQ(ExpectCoursesEqual(), 200);
+  EXPECT_EQ(*a.Scalar("SELECT title FROM courses WHERE id = 3"), "from skillpath");
+  EXPECT_EQ(*a.Scalar("SELECT seats::text FROM courses WHERE id = 600"), "4");
+  EXPECT_EQ(*b.Scalar("SELECT title FROM catalog WHERE course_id = 1"), "from learnhub");
+  // Both deletes left a tombstone on each side (the applied one too).
+  EXPECT_EQ(*a.Scalar("SELECT string_agg(key->>'id', ',' ORDER BY key->>'id') FROM crosswalk_sync.tombstones"), "2,4");
+  EXPECT_EQ(*b.Scalar("SELECT string_agg(key->>'course_id', ',' ORDER BY key->>'course_id') FROM "
+                      "crosswalk_sync.tombstones"),
+            "2,4");
+  EXPECT_EQ(Count(a, "SELECT count(*) FROM crosswalk_sync.dead_letter"), 0);
+  EXPECT_EQ(Count(b, "SELECT count(*) FROM crosswalk_sync.dead_letter"), 0);
+  EXPECT_EQ(daemon.Stop(SIGTERM), 0);
+  EXPECT_TRUE(LogEvents(log_, 0, "no_replication_origin").empty()) << ReadFile(log_);
+}
+
 // Random concurrent writes on both sides at a steady rate while the daemon
 // streams, for CROSSWALK_SOAK_SECONDS (make soak: 600), on a small key
 // space so that conflicts happen; then both sides must be equal, nothing
