@@ -75,8 +75,15 @@ class SyncIdentityTest : public ::testing::Test {
       CREATE TABLE enrollments (user_id int, course_id int, score int, PRIMARY KEY (user_id, course_id));
       INSERT INTO enrollments SELECT u, c, 10 * u + c FROM generate_series(1, 7) u, generate_series(1, 3) c;
     )SQL");
-    std::string tables = R"J([{ "source": "enrollments", "target": "course_progress", "key": ["user_id", "course_id"],
-        "columns": { "user_id": { "identity": "user_id" }, "course_id": "course_id", "progress": "score / 100.0" } }])J";
+    config_ = WriteConfig("identity.json", R"J([{ "source": "enrollments", "target": "course_progress",
+        "key": ["user_id", "course_id"],
+        "columns": { "user_id": { "identity": "user_id" }, "course_id": "course_id", "progress": "score / 100.0" } }])J");
+    log_ = peers_.dir() + "/daemon.log";
+  }
+
+  // A config streaming the source's `tables` to the three peers, one per
+  // on_unmapped_identity mode; returns its path.
+  std::string WriteConfig(const std::string& file, const std::string& tables) {
     auto peer = [&](const std::string& name, const std::string& mode) {
       return R"J({ "name": ")J" + name + R"J(", "dsn": ")J" + peers_.Dsn(name) + R"J(", "platform": ")J" + name +
              R"J(", "on_unmapped_identity": ")J" + mode +
@@ -84,32 +91,33 @@ class SyncIdentityTest : public ::testing::Test {
              "tables": )J" +
              tables + "}";
     };
-    config_ = peers_.dir() + "/identity.json";
-    std::ofstream(config_) << R"J({ "source": { "dsn": ")J" + source_.Dsn("learnhub") +
-                                  R"J(", "platform": "learnhub", "publication": "pub", "create_publication": true },
+    std::string path = peers_.dir() + "/" + file;
+    std::ofstream(path) << R"J({ "source": { "dsn": ")J" + source_.Dsn("learnhub") +
+                               R"J(", "platform": "learnhub", "publication": "pub", "create_publication": true },
         "peers": [)J" + peer("sp_provision", "provision") +
-                                  ", " + peer("sp_skip", "skip") + ", " + peer("sp_hold", "hold") + "] }";
-    log_ = peers_.dir() + "/daemon.log";
+                               ", " + peer("sp_skip", "skip") + ", " + peer("sp_hold", "hold") + "] }";
+    return path;
   }
 
-  // The mapped rows of the source for one peer platform, as sorted text.
-  std::string Expected(const std::string& platform, const std::string& filter) {
+  // The mapped rows of the source for one peer platform, as sorted text
+  // (`value` is the third column's mapping).
+  std::string Expected(const std::string& platform, const std::string& filter,
+                       const std::string& value = "score / 100.0") {
     auto src = source_.Connect("learnhub");
     return src
         .Scalar(
             "SELECT string_agg(line, ',' ORDER BY line) FROM (SELECT format('%s|%s|%s', "
-            "crosswalk.translate(user_id::text, 'learnhub', $1), course_id, score / 100.0) AS line "
-            "FROM enrollments WHERE " +
-                filter + ") x",
+            "crosswalk.translate(user_id::text, 'learnhub', $1), course_id, " +
+                value + ") AS line FROM enrollments WHERE " + filter + ") x",
             {platform})
         .value_or("");
   }
-  std::string Actual(const std::string& db) {
+  std::string Actual(const std::string& db, const std::string& table = "course_progress",
+                     const std::string& column = "progress") {
     auto c = peers_.Connect(db);
     return c
-        .Scalar(
-            "SELECT string_agg(line, ',' ORDER BY line) FROM (SELECT format('%s|%s|%s', user_id, course_id, "
-            "progress) AS line FROM course_progress) x")
+        .Scalar("SELECT string_agg(line, ',' ORDER BY line) FROM (SELECT format('%s|%s|%s', user_id, course_id, " +
+                column + ") AS line FROM " + table + ") x")
         .value_or("");
   }
 
@@ -203,20 +211,9 @@ TEST_F(SyncIdentityTest, OneCopyMigrationDefersUnmappedIds) {
     peers_.Connect(db).Exec(
         "CREATE TABLE course_scores (user_id uuid, course_id int, score int, PRIMARY KEY (user_id, course_id))");
   }
-  std::string tables = R"J([{ "source": "enrollments", "target": "course_scores", "key": ["user_id", "course_id"],
-      "columns": { "user_id": { "identity": "user_id" }, "course_id": "course_id", "score": "score" } }])J";
-  auto peer = [&](const std::string& name, const std::string& mode) {
-    return R"J({ "name": ")J" + name + R"J(", "dsn": ")J" + peers_.Dsn(name) + R"J(", "platform": ")J" + name +
-           R"J(", "on_unmapped_identity": ")J" + mode +
-           R"J(", "provision_sql": "INSERT INTO public.users (source_row) VALUES ($1::jsonb) RETURNING id::text",
-           "tables": )J" +
-           tables + "}";
-  };
-  std::string config = peers_.dir() + "/one_copy.json";
-  std::ofstream(config) << R"J({ "source": { "dsn": ")J" + source_.Dsn("learnhub") +
-                               R"J(", "platform": "learnhub", "publication": "pub", "create_publication": true },
-      "peers": [)J" + peer("sp_provision", "provision") +
-                               ", " + peer("sp_skip", "skip") + ", " + peer("sp_hold", "hold") + "] }";
+  std::string config = WriteConfig("one_copy.json", R"J([{ "source": "enrollments", "target": "course_scores",
+      "key": ["user_id", "course_id"],
+      "columns": { "user_id": { "identity": "user_id" }, "course_id": "course_id", "score": "score" } }])J");
   std::string out = ShellOutput(kDaemon + " snapshot -c " + config + " 2>" + log_ + "; echo \"exit=$?\"");
   EXPECT_NE(out.find("exit=0"), std::string::npos) << out << ReadFile(log_);
   std::string text = ReadFile(log_);
@@ -225,39 +222,20 @@ TEST_F(SyncIdentityTest, OneCopyMigrationDefersUnmappedIds) {
         << name << "\n"
         << text;
   }
-  auto rows = [&](const std::string& db) {
-    auto c = peers_.Connect(db);
-    return c
-        .Scalar(
-            "SELECT string_agg(format('%s|%s|%s', user_id, course_id, score), ',' ORDER BY "
-            "format('%s|%s|%s', user_id, course_id, score)) FROM course_scores")
-        .value_or("");
-  };
-  auto expected = [&](const std::string& platform, const std::string& filter) {
-    auto src = source_.Connect("learnhub");
-    return src
-        .Scalar(
-            "SELECT string_agg(line, ',' ORDER BY line) FROM (SELECT format('%s|%s|%s', "
-            "crosswalk.translate(user_id::text, 'learnhub', $1), course_id, score) AS line "
-            "FROM enrollments WHERE " +
-                filter + ") x",
-            {platform})
-        .value_or("");
-  };
   auto prov = peers_.Connect("sp_provision");
   auto skip = peers_.Connect("sp_skip");
   auto hold = peers_.Connect("sp_hold");
   // provision: learners 6 and 7 got accounts, linked on the source, and all 21 rows.
   EXPECT_EQ(*prov.Scalar("SELECT count(*) FROM users"), "2");
-  EXPECT_EQ(expected("sp_provision", "true"), rows("sp_provision"));
+  EXPECT_EQ(Expected("sp_provision", "true", "score"), Actual("sp_provision", "course_scores", "score"));
   EXPECT_EQ(*prov.Scalar("SELECT count(*) FROM course_scores"), "21");
   // skip: 15 rows, and learners 6 and 7's 6 rows are dead letters (23503).
-  EXPECT_EQ(expected("sp_skip", "user_id <= 5"), rows("sp_skip"));
+  EXPECT_EQ(Expected("sp_skip", "user_id <= 5", "score"), Actual("sp_skip", "course_scores", "score"));
   EXPECT_EQ(*skip.Scalar("SELECT string_agg(sqlstate || ' ' || (\"row\"->>'user_id'), ',' ORDER BY "
                          "\"row\"->>'user_id', \"row\"->>'course_id') FROM crosswalk_sync.dead_letter"),
             "23503 6,23503 6,23503 6,23503 7,23503 7,23503 7");
   // hold: 15 rows, 6 held, no dead letters.
-  EXPECT_EQ(expected("sp_hold", "user_id <= 5"), rows("sp_hold"));
+  EXPECT_EQ(Expected("sp_hold", "user_id <= 5", "score"), Actual("sp_hold", "course_scores", "score"));
   EXPECT_EQ(*hold.Scalar("SELECT count(*) FROM crosswalk_sync.held"), "6");
   EXPECT_EQ(*hold.Scalar("SELECT count(*) FROM crosswalk_sync.dead_letter"), "0");
 }

@@ -415,31 +415,33 @@ TEST_F(TwoWayTest, EachKindOfConflictUnderEachPolicy) {
 // crosswalk_sync schema, TEMP, the table rights, TRIGGER for the
 // tombstones, the replication origin functions).
 TEST_F(TwoWayTest, RunsAsTheDocumentedRoles) {
-  const std::string origin_grants = R"SQL(
-    GRANT EXECUTE ON FUNCTION pg_replication_origin_create(text), pg_replication_origin_oid(text),
-      pg_replication_origin_session_setup(text), pg_replication_origin_session_reset(),
-      pg_replication_origin_session_is_setup(), pg_replication_origin_xact_setup(pg_lsn, timestamptz)
-      TO crosswalk_sync;
-    GRANT SELECT ON pg_replication_origin TO crosswalk_sync;)SQL";
   auto a = a_.Connect("learnhub");
   auto b = b_.Connect("skillpath");
-  a.Exec(R"SQL(
-    CREATE ROLE crosswalk_sync LOGIN REPLICATION;
-    CREATE SCHEMA crosswalk_sync AUTHORIZATION crosswalk_sync;
-    GRANT TEMP ON DATABASE learnhub TO crosswalk_sync;
-    GRANT USAGE ON SCHEMA public TO crosswalk_sync;
-    GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER ON courses, t_lww, t_prio, t_dl TO crosswalk_sync;
-    GRANT crosswalk_reader TO crosswalk_sync;
-    CREATE PUBLICATION crosswalk FOR TABLE courses, t_lww, t_prio, t_dl;)SQL" +
-         origin_grants);
-  b.Exec(R"SQL(
-    CREATE ROLE crosswalk_sync LOGIN REPLICATION;
-    CREATE SCHEMA crosswalk_sync AUTHORIZATION crosswalk_sync;
-    GRANT TEMP ON DATABASE skillpath TO crosswalk_sync;
-    GRANT USAGE ON SCHEMA public TO crosswalk_sync;
-    GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER ON catalog, t_lww, t_prio, t_dl TO crosswalk_sync;
-    CREATE PUBLICATION crosswalk_reverse FOR TABLE catalog, t_lww, t_prio, t_dl;)SQL" +
-         origin_grants);
+  // docs/operations.md: the role, its schema, TEMP, the tables' rights with
+  // TRIGGER, the replication origin functions, and the publication (made by
+  // the tables' owner) that the other side's stream reads.
+  auto grant = [](pq::Connection& c, const std::string& db, const std::string& tables, const std::string& pub) {
+    c.Exec(
+        "CREATE ROLE crosswalk_sync LOGIN REPLICATION; "
+        "CREATE SCHEMA crosswalk_sync AUTHORIZATION crosswalk_sync; "
+        "GRANT TEMP ON DATABASE " +
+        db +
+        " TO crosswalk_sync; "
+        "GRANT USAGE ON SCHEMA public TO crosswalk_sync; "
+        "GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER ON " +
+        tables +
+        " TO crosswalk_sync; "
+        "GRANT EXECUTE ON FUNCTION pg_replication_origin_create(text), pg_replication_origin_oid(text), "
+        "  pg_replication_origin_session_setup(text), pg_replication_origin_session_reset(), "
+        "  pg_replication_origin_session_is_setup(), pg_replication_origin_xact_setup(pg_lsn, timestamptz) "
+        "  TO crosswalk_sync; "
+        "GRANT SELECT ON pg_replication_origin TO crosswalk_sync; "
+        "CREATE PUBLICATION " +
+        pub + " FOR TABLE " + tables);
+  };
+  grant(a, "learnhub", "courses, t_lww, t_prio, t_dl", "crosswalk");
+  a.Exec("GRANT crosswalk_reader TO crosswalk_sync");  // the identity hub
+  grant(b, "skillpath", "catalog, t_lww, t_prio, t_dl", "crosswalk_reverse");
   std::string text = ReadFile(config_);
   for (const std::string& dsn : {a_.Dsn("learnhub"), b_.Dsn("skillpath")}) {
     for (std::size_t at = text.find(dsn); at != std::string::npos; at = text.find(dsn, at + dsn.size())) {
