@@ -1,6 +1,8 @@
 #include "commands.hpp"
 
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -44,17 +46,27 @@ int RunPeers(const Config& config, bool snapshot_only, const std::atomic<bool>& 
   // Reverse streams (two-way tables) are derived from the file at start
   // and take no reloads; the forward ones do.
   std::atomic<std::size_t> running{streams.size()};
+  std::mutex done_mu;
+  std::condition_variable done_cv;  // a peer's thread has ended
   ReloadChannel reloads;
   for (const auto& [stream_config, peer_ptr] : streams) {
     const Config& cfg = *stream_config;
     const PeerConfig& peer = *peer_ptr;
     const ReloadChannel* channel = stream_config == &config ? &reloads : nullptr;
     Metrics::Get().SetPeerState(peer.name, PeerState::kStarting);
-    threads.emplace_back([&cfg, &peer, &stop, &failed, &running, channel, snapshot_only] {
+    threads.emplace_back([&cfg, &peer, &stop, &failed, &running, &done_mu, &done_cv, channel, snapshot_only] {
       struct Done {
         std::atomic<std::size_t>& running;
-        ~Done() { --running; }
-      } done{running};
+        std::mutex& mu;
+        std::condition_variable& cv;
+        ~Done() {
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            --running;
+          }
+          cv.notify_all();
+        }
+      } done{running, done_mu, done_cv};
       try {
         PeerStream stream(cfg, peer, stop, channel);
         stream.Run(snapshot_only);
@@ -73,7 +85,10 @@ int RunPeers(const Config& config, bool snapshot_only, const std::atomic<bool>& 
   Config current = config;
   while (running > 0) {
     if (reload && reload->requested->exchange(false)) ReloadConfig(reload->config_path, current, reloads);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // Woken as soon as the last peer ends (a snapshot's exit waits for no
+    // tick), and every 50 ms to look for a reload.
+    std::unique_lock<std::mutex> lock(done_mu);
+    done_cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return running == 0; });
   }
   for (auto& t : threads) t.join();
   peers_done = true;

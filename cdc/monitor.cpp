@@ -68,7 +68,7 @@ void Monitor::Run(const std::atomic<bool>& done) {
       SampleOnce();
       next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 }
 
