@@ -39,6 +39,8 @@ extern "C" {
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "nodes/readfuncs.h"
+#include "optimizer/optimizer.h"
+#include "utils/syscache.h"
 #include "utils/rel.h"
 
 // The input function of crosswalk.encrypted (encrypted.cpp).
@@ -300,51 +302,78 @@ std::string Left100(std::string_view s) {
   return std::string(s.substr(0, static_cast<std::size_t>(n)));
 }
 
-// The ledger's CHECK constraints as parsed node trees, kept per backend with
-// the text they were parsed from (parsing them made up a sixth of record()).
-// Re-parsed whenever that text differs; planned afresh for every insert, as
-// the executor would.
-struct ParsedChecks {
+// The ledger's CHECK constraints, parsed and planned (expression_planner:
+// constants folded, SQL functions inlined) once per backend and kept with the
+// text they came from; only the executor state is built per insert (parsing
+// them made up a sixth of record(), planning them another twentieth).
+// Re-planned when that text
+// differs, and after any change to a function or a type, since the plan may
+// have inlined one (as the plan cache does).
+struct PlannedChecks {
   MemoryContext context = nullptr;
   std::vector<std::string> texts;
-  std::vector<Node*> nodes;
+  std::vector<Expr*> exprs;
+  std::uint64_t generation = 0;  // bumped by every invalidation
+  bool callbacks_registered = false;
 };
-ParsedChecks parsed_checks;
+PlannedChecks planned_checks;
+
+void ForgetPlannedChecks(Datum, int, uint32) {
+  planned_checks.texts.clear();
+  ++planned_checks.generation;
+}
 
 // Fills rri's constraint expressions before the insert (and before the chain
-// lock), from parsed_checks, as ExecRelCheck would on first use.
+// lock), from planned_checks, as ExecRelCheck would on first use.
 void PrepareChecks(ResultRelInfo* rri, EState* estate) {
   TupleConstr* constr = RelationGetDescr(rri->ri_RelationDesc)->constr;
   if (constr == nullptr || constr->num_check == 0) return;
   const int n = constr->num_check;
-  bool same = static_cast<int>(parsed_checks.texts.size()) == n;
-  for (int i = 0; same && i < n; ++i) same = parsed_checks.texts[static_cast<std::size_t>(i)] == constr->check[i].ccbin;
-  if (!same) {
-    parsed_checks.texts.clear();
-    parsed_checks.nodes.clear();
-    if (parsed_checks.context == nullptr) {
-      parsed_checks.context = PgCall(
+  if (!planned_checks.callbacks_registered) {
+    PgCall([] {
+      CacheRegisterSyscacheCallback(PROCOID, ForgetPlannedChecks, 0);
+      CacheRegisterSyscacheCallback(TYPEOID, ForgetPlannedChecks, 0);
+    });
+    planned_checks.callbacks_registered = true;
+  }
+  bool same = static_cast<int>(planned_checks.texts.size()) == n;
+  for (int i = 0; same && i < n; ++i)
+    same = planned_checks.texts[static_cast<std::size_t>(i)] == constr->check[i].ccbin;
+  while (!same) {
+    // Planning reads the catalogs and may take an invalidation itself: the
+    // result counts only if none came in meanwhile.
+    const std::uint64_t generation = planned_checks.generation;
+    planned_checks.texts.clear();
+    planned_checks.exprs.clear();
+    if (planned_checks.context == nullptr) {
+      planned_checks.context = PgCall(
           [] { return AllocSetContextCreate(CacheMemoryContext, "crosswalk ledger checks", ALLOCSET_SMALL_SIZES); });
     } else {
-      PgCall([] { MemoryContextReset(parsed_checks.context); });
+      PgCall([] { MemoryContextReset(planned_checks.context); });
     }
     for (int i = 0; i < n; ++i) {
       const char* text = constr->check[i].ccbin;
-      Node* node = PgCall([&] {
-        MemoryContext old = MemoryContextSwitchTo(parsed_checks.context);
-        Node* parsed = static_cast<Node*>(stringToNode(text));
+      planned_checks.exprs.push_back(PgCall([&] {
+        MemoryContext old = MemoryContextSwitchTo(planned_checks.context);
+        Expr* planned = expression_planner(static_cast<Expr*>(stringToNode(text)));
         MemoryContextSwitchTo(old);
-        return parsed;
-      });
-      parsed_checks.nodes.push_back(node);
-      parsed_checks.texts.emplace_back(text);
+        return planned;
+      }));
+    }
+    same = planned_checks.generation == generation;
+    if (same) {
+      for (int i = 0; i < n; ++i) planned_checks.texts.emplace_back(constr->check[i].ccbin);
     }
   }
-  Node** nodes = parsed_checks.nodes.data();
+  // The executor state gets its own copy of each tree, so that a re-plan
+  // (after an invalidation, by a nested record()) never frees one in use.
+  Expr** exprs = planned_checks.exprs.data();
   PgCall([&] {
     MemoryContext old = MemoryContextSwitchTo(estate->es_query_cxt);
     rri->ri_ConstraintExprs = static_cast<ExprState**>(palloc(n * sizeof(ExprState*)));
-    for (int i = 0; i < n; ++i) rri->ri_ConstraintExprs[i] = ExecPrepareExpr(reinterpret_cast<Expr*>(nodes[i]), estate);
+    for (int i = 0; i < n; ++i) {
+      rri->ri_ConstraintExprs[i] = ExecInitExpr(static_cast<Expr*>(copyObjectImpl(exprs[i])), nullptr);
+    }
     MemoryContextSwitchTo(old);
   });
 }

@@ -255,6 +255,20 @@ CREATE TRIGGER a_meddle BEFORE INSERT ON crosswalk.ledger FOR EACH ROW EXECUTE F
 SELECT pg_temp.err($$SELECT crosswalk.record('link', (SELECT ann FROM who), 'learnhub', '{}')$$);
 DROP TRIGGER a_meddle ON crosswalk.ledger;
 
+-- record() keeps the ledger's CHECK constraints planned per backend; the plan
+-- inlines SQL functions, so a function replaced since must be planned again.
+CREATE FUNCTION public.ledger_payload_allowed(p jsonb) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT true $$;
+ALTER TABLE crosswalk.ledger ADD CONSTRAINT ledger_payload_allowed CHECK (public.ledger_payload_allowed(payload));
+SELECT crosswalk.record('link', (SELECT ann FROM who), 'learnhub', '{"blocked": true}') > 0 AS appended_while_allowed;
+CREATE OR REPLACE FUNCTION public.ledger_payload_allowed(p jsonb) RETURNS boolean LANGUAGE sql IMMUTABLE
+  AS $$ SELECT NOT (p ? 'blocked') $$;
+SELECT pg_temp.err($$SELECT crosswalk.record('link', (SELECT ann FROM who), 'learnhub', '{"blocked": true}')$$);
+SELECT crosswalk.record('link', (SELECT ann FROM who), 'learnhub', '{}') > 0 AS appended_without_block;
+ALTER TABLE crosswalk.ledger DROP CONSTRAINT ledger_payload_allowed;
+DROP FUNCTION public.ledger_payload_allowed(jsonb);
+SELECT crosswalk.record('link', (SELECT ann FROM who), 'learnhub', '{"blocked": true}') > 0 AS appended_after_drop;
+SELECT ok FROM crosswalk.verify_ledger();
+
 -- verify_ledger() names rows it cannot even encode, rather than failing.
 ALTER TABLE crosswalk.ledger DISABLE TRIGGER USER;
 CREATE TEMP TABLE kept AS SELECT * FROM crosswalk.ledger WHERE seq = 4;
