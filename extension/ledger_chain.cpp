@@ -105,32 +105,39 @@ void LockChain(Oid ledger_oid) {
   });
 }
 
-Tip ReadTip(Relation ledger) {
+TipScan::TipScan(Relation ledger) : ledger_(ledger) {
+  const Columns cols = ResolveColumns(RelationGetDescr(ledger));
+  seq_attnum_ = cols.seq;
+  hash_attnum_ = cols.hash;
+  Oid pk = PgCall([&] { return RelationGetPrimaryKeyIndex(ledger); });
+  if (pk == InvalidOid) throw Error(sqlstate::kInternalError, "crosswalk.ledger has no primary key");
+  PgCall([&] {
+    index_ = index_open(pk, AccessShareLock);
+    if (index_->rd_index->indnatts != 1 || index_->rd_index->indkey.values[0] != seq_attnum_) {
+      elog(ERROR, "crosswalk.ledger's primary key is not (seq)");
+    }
+    slot_ = table_slot_create(ledger_, nullptr);
+    scan_ = index_beginscan(ledger_, index_, SnapshotSelf, 0, 0);
+  });
+}
+
+Tip TipScan::Read() {
   Tip tip;
   bool found = false;
   int64 seq = 0;
   Datum hash_datum = 0;
-  const Columns cols = ResolveColumns(RelationGetDescr(ledger));
-  Oid pk = PgCall([&] { return RelationGetPrimaryKeyIndex(ledger); });
-  if (pk == InvalidOid) throw Error(sqlstate::kInternalError, "crosswalk.ledger has no primary key");
   PgCall([&] {
-    Relation index = index_open(pk, AccessShareLock);
-    if (index->rd_index->indnatts != 1 || index->rd_index->indkey.values[0] != cols.seq) {
-      elog(ERROR, "crosswalk.ledger's primary key is not (seq)");
-    }
-    TupleTableSlot* slot = table_slot_create(ledger, nullptr);
-    IndexScanDesc scan = index_beginscan(ledger, index, SnapshotSelf, 0, 0);
-    index_rescan(scan, nullptr, 0, nullptr, 0);
-    if (index_getnext_slot(scan, BackwardScanDirection, slot)) {
+    index_rescan(scan_, nullptr, 0, nullptr, 0);
+    if (index_getnext_slot(scan_, BackwardScanDirection, slot_)) {
       bool isnull = false;
-      seq = DatumGetInt64(slot_getattr(slot, cols.seq, &isnull));
-      Datum h = slot_getattr(slot, cols.hash, &isnull);
+      seq = DatumGetInt64(slot_getattr(slot_, seq_attnum_, &isnull));
+      Datum h = slot_getattr(slot_, hash_attnum_, &isnull);
       hash_datum = isnull ? 0 : PointerGetDatum(PG_DETOAST_DATUM_COPY(h));
       found = true;
     }
-    index_endscan(scan);
-    ExecDropSingleTupleTableSlot(slot);
-    index_close(index, AccessShareLock);
+    index_endscan(scan_);
+    ExecDropSingleTupleTableSlot(slot_);
+    index_close(index_, AccessShareLock);
   });
   if (found) {
     tip.seq = seq;
@@ -141,6 +148,8 @@ Tip ReadTip(Relation ledger) {
   }
   return tip;
 }
+
+Tip ReadTip(Relation ledger) { return TipScan(ledger).Read(); }
 
 void CheckPayload(const Jsonb* payload) {
   if (!JB_ROOT_IS_OBJECT(payload) || JB_ROOT_IS_SCALAR(payload)) {

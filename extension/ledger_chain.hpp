@@ -10,7 +10,9 @@
 #include "postgres_headers.hpp"
 
 extern "C" {
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "executor/tuptable.h"
 #include "utils/jsonb.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
@@ -39,9 +41,27 @@ struct Tip {
   Sha256Digest hash{};  // all zero before the first entry
 };
 
-// The last entry, read under the chain lock through the primary key, newest
-// first, with SnapshotSelf: every committed entry (the lock holder before us
-// has ended) and this transaction's own, even from this very command.
+// The scan that reads the last entry through the primary key, newest first,
+// with SnapshotSelf: every committed entry (the lock holder before us has
+// ended) and this transaction's own, even from this very command. Opening the
+// index, its scan and a slot cost as much as the read itself, so record()
+// sets the scan up before it takes the chain lock and reads under it.
+class TipScan {
+ public:
+  explicit TipScan(Relation ledger);
+  // Reads the tip (call under the chain lock) and ends the scan.
+  Tip Read();
+
+ private:
+  Relation ledger_;
+  Relation index_ = nullptr;
+  TupleTableSlot* slot_ = nullptr;
+  IndexScanDesc scan_ = nullptr;
+  int seq_attnum_ = 0;
+  int hash_attnum_ = 0;
+};
+
+// The last entry, read under the chain lock (a TipScan set up and read at once).
 Tip ReadTip(Relation ledger);
 
 // The largest jsonb payload accepted, in bytes.

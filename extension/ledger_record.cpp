@@ -23,6 +23,7 @@ extern "C" {
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "access/genam.h"
@@ -306,9 +307,8 @@ std::string Left100(std::string_view s) {
 // constants folded, SQL functions inlined) once per backend and kept with the
 // text they came from; only the executor state is built per insert (parsing
 // them made up a sixth of record(), planning them another twentieth).
-// Re-planned when that text
-// differs, and after any change to a function or a type, since the plan may
-// have inlined one (as the plan cache does).
+// Re-planned when that text differs, and after any change to a function or a
+// type, since the plan may have inlined one (as the plan cache does).
 struct PlannedChecks {
   MemoryContext context = nullptr;
   std::vector<std::string> texts;
@@ -403,7 +403,25 @@ struct Inserter {
       slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(ledger), &TTSOpsHeapTuple);
     });
     PrepareChecks(rri, estate);
+    PrepareRowTriggers();
     PgCall([] { AfterTriggerBeginQuery(); });
+  }
+
+  // Looks up the functions of the BEFORE INSERT row triggers (the chaining
+  // trigger among them) now, as ExecCallTriggerFunc would on their first
+  // call: under the chain lock, only calling them is left.
+  void PrepareRowTriggers() {
+    TriggerDesc* triggers = rri->ri_TrigDesc;
+    if (triggers == nullptr || !triggers->trig_insert_before_row) return;
+    PgCall([&] {
+      for (int i = 0; i < triggers->numtriggers; ++i) {
+        const Trigger& t = triggers->triggers[i];
+        if (TRIGGER_FOR_ROW(t.tgtype) && TRIGGER_FOR_BEFORE(t.tgtype) && TRIGGER_FOR_INSERT(t.tgtype) &&
+            rri->ri_TrigFunctions[i].fn_oid == InvalidOid) {
+          fmgr_info_cxt(t.tgfoid, &rri->ri_TrigFunctions[i], estate->es_query_cxt);
+        }
+      }
+    });
   }
 
   void Insert(HeapTuple row) {
@@ -476,10 +494,11 @@ CROSSWALK_FUNCTION(ledger_record) {
   std::memcpy(live, found.live->data(), crosswalk::kCanonicalIdSize);
   Inserter inserter;
   inserter.Begin(rel);
+  ledger::TipScan tip_scan(rel);
 
   // Serialized from here to the end of the transaction.
   ledger::LockChain(ledger_oid);
-  const ledger::Tip tip = ledger::ReadTip(rel);
+  const ledger::Tip tip = tip_scan.Read();
   const int64 seq = tip.seq + 1;
   crosswalk::AppendLedgerEntryTail(seq, encoded);
   const crosswalk::Sha256Digest hash = crosswalk::LedgerHasher().Hash(tip.hash, encoded);
