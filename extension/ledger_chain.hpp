@@ -44,8 +44,8 @@ struct Tip {
 // The scan that reads the last entry through the primary key, newest first,
 // with SnapshotSelf: every committed entry (the lock holder before us has
 // ended) and this transaction's own, even from this very command. Opening the
-// index, its scan and a slot cost as much as the read itself, so record()
-// sets the scan up before it takes the chain lock and reads under it.
+// index, beginning its scan and making a slot need no chain lock, so record()
+// does them before it takes the lock and only reads under it.
 class TipScan {
  public:
   explicit TipScan(Relation ledger);

@@ -306,7 +306,7 @@ std::string Left100(std::string_view s) {
 // The ledger's CHECK constraints, parsed and planned (expression_planner:
 // constants folded, SQL functions inlined) once per backend and kept with the
 // text they came from; only the executor state is built per insert (parsing
-// them made up a sixth of record(), planning them another twentieth).
+// them made up a sixth of record(), planning them another fortieth).
 // Re-planned when that text differs, and after any change to a function or a
 // type, since the plan may have inlined one (as the plan cache does).
 struct PlannedChecks {
