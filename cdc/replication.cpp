@@ -1,8 +1,11 @@
 #include "replication.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <vector>
 
 #include "sqltext.hpp"
 
@@ -11,6 +14,8 @@ namespace crosswalk::cdc {
 namespace {
 
 constexpr std::int64_t kUnixToPostgresEpochMicros = 946684800LL * 1000000LL;
+// Frames read ahead of the caller, at most (the walsender waits beyond).
+constexpr std::size_t kReadAheadBytes = 16u << 20;
 
 void PutU64(std::string& out, std::uint64_t v) {
   for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -81,6 +86,17 @@ CreatedSlot ReplicationConnection::CreateSlot(const std::string& slot) {
   return s;
 }
 
+ReplicationConnection::~ReplicationConnection() {
+  try {
+    Finish();
+  } catch (const Error&) {
+    // The connection is going away: a status it could not send is lost, and
+    // the slot keeps the older position, which is safe.
+  }
+  if (wake_[0] >= 0) close(wake_[0]);
+  if (wake_[1] >= 0) close(wake_[1]);
+}
+
 void ReplicationConnection::StartReplication(const std::string& slot, Lsn start, const std::string& publication) {
   // publication_names is a list of identifiers inside a string literal: the
   // name is quoted as an identifier, then the whole as a literal.
@@ -91,50 +107,162 @@ void ReplicationConnection::StartReplication(const std::string& slot, Lsn start,
   if (PQresultStatus(r.raw()) != PGRES_COPY_BOTH) {
     throw Error(kProtocolViolation, "START_REPLICATION did not enter CopyBoth mode");
   }
+  if (pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) throw Error("58000", "could not create a pipe for the reader");
+  // Until the caller reports, keepalives are answered with where streaming
+  // started: the caller's stored position, never past what it has applied.
+  reported_written_ = reported_flushed_ = start;
+  reported_ = true;
+  reader_ = std::thread([this] { ReadAhead(); });
 }
 
-std::optional<std::string> ReplicationConnection::ReadFrame(int timeout_ms) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  bool consumed = false;
-  for (;;) {
-    char* buf = nullptr;
-    int n = PQgetCopyData(conn_.raw(), &buf, 1);
-    if (n > 0) {
-      std::string frame(buf, static_cast<std::size_t>(n));
-      PQfreemem(buf);
-      return frame;
-    }
-    if (n == -1) {  // stream ended: the server's error, if any, is in the result
-      pq::Result r(pq::ResultPtr(PQgetResult(conn_.raw())));
-      const char* code = r.raw() ? PQresultErrorField(r.raw(), PG_DIAG_SQLSTATE) : nullptr;
-      std::string msg = r.raw() ? PQresultErrorMessage(r.raw()) : "";
-      throw pq::ServerError(code ? code : "08006", "replication stream ended: " + msg);
-    }
-    if (n == -2) throw Error("08006", std::string("replication connection failed: ") + PQerrorMessage(conn_.raw()));
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      // Whatever already arrived on the socket still counts (a zero timeout
-      // is a look-ahead).
-      if (consumed) return std::nullopt;
-      consumed = true;
-      if (PQconsumeInput(conn_.raw()) == 0) {
-        throw Error("08006", std::string("replication connection failed: ") + PQerrorMessage(conn_.raw()));
+void ReplicationConnection::Wake() {
+  char b = 1;
+  // Nothing to do when it fails: a full pipe already holds a wake-up.
+  ssize_t n = wake_[1] >= 0 ? write(wake_[1], &b, 1) : 0;
+  (void)n;
+}
+
+void ReplicationConnection::ReadAhead() {
+  PGconn* c = conn_.raw();
+  auto fail = [&](std::exception_ptr e) {
+    std::lock_guard<std::mutex> lock(mu_);
+    error_ = e;
+    cv_.notify_all();
+  };
+  try {
+    for (;;) {
+      // Send what the caller handed over, or answer a keepalive.
+      std::optional<std::string> status;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stop_) return;
+        status.swap(status_);
       }
-      continue;
+      if (status && (PQputCopyData(c, status->data(), static_cast<int>(status->size())) != 1 || PQflush(c) != 0)) {
+        throw Error("08006", std::string("could not send standby status: ") + PQerrorMessage(c));
+      }
+      // Queue every frame already received, in batches (one lock and one
+      // wake-up of the caller per batch, not per frame).
+      std::vector<std::string> batch;
+      std::size_t batch_bytes = 0;
+      bool reply = false, more = true;
+      while (more) {
+        char* buf = nullptr;
+        int n = PQgetCopyData(c, &buf, 1);
+        if (n < 0 && !batch.empty()) {  // what came before the end goes first
+          std::lock_guard<std::mutex> lock(mu_);
+          for (auto& f : batch) {
+            queued_bytes_ += f.size();
+            frames_.push_back(std::move(f));
+          }
+          batch.clear();
+        }
+        if (n == -1) {  // stream ended: the server's error, if any, is in the result
+          pq::Result r(pq::ResultPtr(PQgetResult(c)));
+          const char* code = r.raw() ? PQresultErrorField(r.raw(), PG_DIAG_SQLSTATE) : nullptr;
+          std::string msg = r.raw() ? PQresultErrorMessage(r.raw()) : "";
+          throw pq::ServerError(code ? code : "08006", "replication stream ended: " + msg);
+        }
+        if (n == -2) throw Error("08006", std::string("replication connection failed: ") + PQerrorMessage(c));
+        if (n > 0) {
+          batch.emplace_back(buf, static_cast<std::size_t>(n));
+          PQfreemem(buf);
+          batch_bytes += static_cast<std::size_t>(n);
+          const std::string& f = batch.back();
+          reply = reply || (f.size() == 18 && f[0] == 'k' && f[17] == 1);
+        }
+        more = n > 0 && batch_bytes < (1u << 20);
+        if (batch.empty() || more) continue;
+        std::unique_lock<std::mutex> lock(mu_);
+        if (reply && reported_ && !status_) {
+          status_ = EncodeStandbyStatus(reported_written_, reported_flushed_, reported_flushed_, PostgresNow(), false);
+        }
+        reply = false;
+        // Full: wait for the caller (still sending what it hands over).
+        while (queued_bytes_ >= kReadAheadBytes && !stop_) {
+          if (status_) {
+            std::string st = std::move(*status_);
+            status_.reset();
+            lock.unlock();
+            if (PQputCopyData(c, st.data(), static_cast<int>(st.size())) != 1 || PQflush(c) != 0) {
+              throw Error("08006", std::string("could not send standby status: ") + PQerrorMessage(c));
+            }
+            lock.lock();
+            continue;
+          }
+          cv_.wait_for(lock, std::chrono::milliseconds(100));
+        }
+        if (stop_) return;
+        for (auto& f : batch) {
+          queued_bytes_ += f.size();
+          frames_.push_back(std::move(f));
+        }
+        batch.clear();
+        batch_bytes = 0;
+        cv_.notify_all();
+        more = n > 0;  // a full batch: read on
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (status_) continue;  // a status (a keepalive reply) to send first
+      }
+      pollfd p[2] = {{PQsocket(c), POLLIN, 0}, {wake_[0], POLLIN, 0}};
+      if (poll(p, 2, 1000) < 0 && errno != EINTR) throw Error("08006", "poll on the replication connection failed");
+      if (p[1].revents & POLLIN) {
+        char drain[64];
+        while (read(wake_[0], drain, sizeof drain) > 0) {
+        }
+      }
+      if ((p[0].revents & (POLLIN | POLLERR | POLLHUP)) && PQconsumeInput(c) == 0) {
+        throw Error("08006", std::string("replication connection failed: ") + PQerrorMessage(c));
+      }
     }
-    pollfd p{PQsocket(conn_.raw()), POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) {
-      throw Error("08006", "poll on the replication connection failed");
-    }
-    if (PQconsumeInput(conn_.raw()) == 0) {
-      throw Error("08006", std::string("replication connection failed: ") + PQerrorMessage(conn_.raw()));
-    }
+  } catch (const Error&) {
+    fail(std::current_exception());
+  } catch (const std::exception& e) {
+    fail(std::make_exception_ptr(Error("08006", std::string("replication reader failed: ") + e.what())));
   }
 }
 
+std::optional<std::string> ReplicationConnection::ReadFrame(int timeout_ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return !frames_.empty() || error_; });
+  if (!frames_.empty()) {
+    std::string frame = std::move(frames_.front());
+    frames_.pop_front();
+    bool was_full = queued_bytes_ >= kReadAheadBytes;
+    queued_bytes_ -= frame.size();
+    if (was_full && queued_bytes_ < kReadAheadBytes) cv_.notify_all();  // the reader waits for room
+    return frame;
+  }
+  if (error_) std::rethrow_exception(error_);
+  return std::nullopt;
+}
+
 void ReplicationConnection::SendStatus(Lsn written, Lsn flushed, bool reply_requested) {
-  std::string msg = EncodeStandbyStatus(written, flushed, flushed, PostgresNow(), reply_requested);
-  if (PQputCopyData(conn_.raw(), msg.data(), static_cast<int>(msg.size())) != 1 || PQflush(conn_.raw()) != 0) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_ = EncodeStandbyStatus(written, flushed, flushed, PostgresNow(), reply_requested);
+    reported_written_ = written;
+    reported_flushed_ = flushed;
+    reported_ = true;
+  }
+  Wake();
+}
+
+void ReplicationConnection::Finish() {
+  if (!reader_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    cv_.notify_all();
+  }
+  Wake();
+  reader_.join();
+  std::optional<std::string> status;
+  status.swap(status_);
+  if (error_ || !status) return;
+  if (PQputCopyData(conn_.raw(), status->data(), static_cast<int>(status->size())) != 1 || PQflush(conn_.raw()) != 0) {
     throw Error("08006", std::string("could not send standby status: ") + PQerrorMessage(conn_.raw()));
   }
 }

@@ -4,10 +4,15 @@
 // ('w') and primary keepalive ('k') in, standby status update ('r') out.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <exception>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <variant>
 
 #include "pgoutput.hpp"
@@ -42,27 +47,53 @@ struct CreatedSlot {
   std::string snapshot_name;  // valid while this connection does nothing else
 };
 
+// Once streaming, a reader thread owns the connection: it reads frames
+// ahead into a bounded queue (so the walsender keeps decoding while the
+// caller applies what came before) and sends the status updates the caller
+// hands it. It answers a keepalive that asks for a reply at once with the
+// last positions the caller reported, so a peer transaction that takes
+// longer than wal_sender_timeout does not end the stream.
 class ReplicationConnection {
  public:
   // Connects with replication=database added to `dsn`.
   explicit ReplicationConnection(const std::string& dsn);
+  // Stops the reader; a status update still pending is sent if possible.
+  ~ReplicationConnection();
 
   // CREATE_REPLICATION_SLOT slot LOGICAL pgoutput (SNAPSHOT 'export').
   CreatedSlot CreateSlot(const std::string& slot);
   // START_REPLICATION SLOT slot LOGICAL start (proto_version '1',
-  // publication_names '"pub"', messages 'true'); enters CopyBoth.
+  // publication_names '"pub"', messages 'true'); enters CopyBoth and starts
+  // the reader.
   void StartReplication(const std::string& slot, Lsn start, const std::string& publication);
   // The next CopyData frame, or nullopt when none came within timeout_ms.
-  // Throws when the server ends the stream or the connection breaks.
+  // Throws, after the frames that came before it, when the server ends the
+  // stream or the connection breaks.
   std::optional<std::string> ReadFrame(int timeout_ms);
-  // Sends a standby status update and flushes it.
+  // Hands a standby status update to the reader, which sends it at once; it
+  // replaces one not sent yet. Errors surface in ReadFrame.
   void SendStatus(Lsn written, Lsn flushed, bool reply_requested);
-
-  PGconn* raw() const { return conn_.raw(); }
+  // Stops the reader and sends the last status update, if one is pending,
+  // from this thread; throws if it cannot be sent.
+  void Finish();
 
  private:
+  void ReadAhead();
+  void Wake();
+
   pq::Connection conn_;
   std::string dsn_;
+  std::thread reader_;
+  int wake_[2] = {-1, -1};  // a pipe: SendStatus and Finish interrupt the reader's poll
+  std::mutex mu_;
+  std::condition_variable cv_;  // a frame or an error queued, or room freed
+  std::deque<std::string> frames_;
+  std::size_t queued_bytes_ = 0;
+  std::optional<std::string> status_;                // to send
+  Lsn reported_written_ = 0, reported_flushed_ = 0;  // last handed over (at first, the start), for keepalive replies
+  bool reported_ = false;
+  std::exception_ptr error_;
+  bool stop_ = false;
 };
 
 }  // namespace crosswalk::cdc

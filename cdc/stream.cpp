@@ -450,6 +450,7 @@ void PeerStream::RunOnce(bool snapshot_only) {
   received = std::max(received, applied);
   applier_.StorePosition(applied);
   repl.SendStatus(applied, applied, false);
+  repl.Finish();  // the reader stops; that last status is sent from here
   Log(LogLevel::kInfo, next_ ? "reconnect_for_reload" : "stopped",
       {{"peer", peer_.name}, {"applied_lsn", FormatLsn(applied)}, {"echoes_skipped", echoes}});
 }
