@@ -502,9 +502,16 @@ TEST(KafkaSinkFaultsTest, UndeliveredEventsHoldTheSlotAndArriveAfterTheBrokersRe
   EXPECT_EQ(daemon.Stop(SIGTERM), 0);
 
   std::vector<Message> events = FromKafka(kafka.bootstraps());
+  // Row events only: on a loaded machine the first snapshot's delivery can
+  // time out too (message.timeout.ms is 1 s here), and its redo begins with
+  // truncate events, which have no key.
   std::set<std::string> keys;
-  for (const auto& m : events) keys.insert(m.key);
-  EXPECT_EQ(keys.size(), 602u);  // ids 1..101, 1001..1500, 2000
+  for (const auto& m : events) {
+    if (m.value.at("op") != "t") keys.insert(m.key);
+  }
+  std::string listed;
+  for (const auto& k : keys) listed += k + " ";
+  EXPECT_EQ(keys.size(), 602u) << listed << ReadFile(log);  // ids 1..101, 1001..1500, 2000
   EXPECT_EQ(ApplyInOrder(events), SourceRows(src));
 }
 

@@ -120,10 +120,17 @@ class TwoWayTest : public ::testing::Test {
     log_ = a_.dir() + "/two_way.log";
   }
 
+  // Both directions applied: each slot confirmed, and each peer's progress
+  // stores, what its source has written (a fresh slot alone looks drained
+  // before the migration commits). Twice, since each direction's writes
+  // give the other more to read.
   void Drain() {
     auto a = a_.Connect("learnhub");
     auto b = b_.Connect("skillpath");
-    AssertAllDrained({{&a, "crosswalk_skillpath"}, {&b, "crosswalk_skillpath_rev"}});
+    for (int round = 0; round < 2; ++round) {
+      ASSERT_TRUE(WaitPeersDrained(a, {{&b, "crosswalk_skillpath"}}, 120s)) << ReadFile(log_);
+      ASSERT_TRUE(WaitPeersDrained(b, {{&a, "crosswalk_skillpath_rev"}}, 120s)) << ReadFile(log_);
+    }
   }
 
   // courses on learnhub, mapped, equals catalog on skillpath row for row.
