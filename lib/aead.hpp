@@ -11,6 +11,7 @@
 
 #include "bytes.hpp"
 
+struct evp_cipher_st;
 struct evp_cipher_ctx_st;
 struct evp_mac_ctx_st;
 
@@ -18,20 +19,39 @@ namespace crosswalk {
 
 enum class AeadMode { kGcm, kSiv };
 
+// How a GCM Aead reaches OpenSSL's cipher. kDirect calls the functions of the
+// provider that implements it (provider-cipher(7)) through the provider's
+// dispatch table, skipping EVP's per-message parameter plumbing; it falls
+// back to EVP when the provider does not offer them. kEvp always goes
+// through EVP_CIPHER_CTX (the fallback, kept selectable for its tests). SIV
+// uses EVP either way.
+enum class AeadPath { kDirect, kEvp };
+
 inline constexpr std::size_t kAeadTagSize = 16;
 inline constexpr std::size_t kGcmNonceSize = 12;
+
+// Whether AES-GCM through cipher (fetched for keys of key_size bytes) can
+// take the direct path: its provider lists exactly one cipher
+// implementation under the cipher's names, that implementation has every
+// function the path calls, and a test message sealed and opened through
+// them agrees with EVP. Aead decides this once per key size; exposed for
+// tests, which hand it ciphers of test providers.
+bool GcmCanRunDirect(const evp_cipher_st* cipher, std::size_t key_size);
 
 class Aead {
  public:
   // key: 16, 24 or 32 bytes for GCM (AES-128/192/256-GCM); 32, 48 or 64 for
   // SIV (AES-128/192/256-SIV: SIV's key is two AES keys, one for S2V/CMAC and
   // one for CTR). Throws crosswalk::Error on any other length.
-  Aead(AeadMode mode, ByteView key);
+  Aead(AeadMode mode, ByteView key, AeadPath path = AeadPath::kDirect);
   ~Aead();
   Aead(Aead&&) noexcept;
   Aead& operator=(Aead&&) noexcept;
 
   AeadMode mode() const { return mode_; }
+  // True when GCM messages go straight to the provider's functions, false
+  // when they go through EVP (SIV, AeadPath::kEvp, or the fallback).
+  bool direct() const { return direct_ != nullptr; }
 
   // Encrypts plaintext into ciphertext (plaintext.size bytes; may alias
   // nothing) and writes the 16-byte tag. GCM needs a non-empty nonce (12 bytes
@@ -60,8 +80,10 @@ class Aead {
   struct MacCtxDeleter {
     void operator()(evp_mac_ctx_st* ctx) const noexcept;
   };
+  struct DirectGcm;  // the provider's context and functions (lib/aead.cpp)
   AeadMode mode_;
-  std::unique_ptr<evp_cipher_ctx_st, CtxDeleter> ctx_;   // GCM, or SIV's AES-CTR
+  std::unique_ptr<DirectGcm> direct_;                    // GCM on the direct path
+  std::unique_ptr<evp_cipher_ctx_st, CtxDeleter> ctx_;   // GCM through EVP, or SIV's AES-CTR
   std::unique_ptr<evp_mac_ctx_st, MacCtxDeleter> cmac_;  // SIV's S2V key
   // SIV's S2V memo, derived from the key: [0, 16) CMAC(0^128), where every
   // S2V starts; [16, 32) CMAC("") (the default context is empty); [32, 48)

@@ -36,9 +36,13 @@ struct Counts {
   int total = 0;
 };
 
-TEST(Wycheproof, AesGcmEveryGroup) {
+// Every AES-GCM vector through one path (lib/aead.hpp's AeadPath): the
+// provider's functions called directly, which crosswalk uses, or EVP, the
+// fallback when a provider does not offer them.
+void RunAesGcmFile(AeadPath path) {
   const auto doc = LoadVectors("aes_gcm_test.json");
   Counts c;
+  int direct = 0;
   for (const auto& group : doc["testGroups"]) {
     for (const auto& t : group["tests"]) {
       ++c.total;
@@ -46,7 +50,8 @@ TEST(Wycheproof, AesGcmEveryGroup) {
       const auto ct = Hex(t["ct"]), tag = Hex(t["tag"]);
       const int id = t["tcId"];
       ASSERT_EQ(tag.size(), kAeadTagSize) << id;
-      Aead aead(AeadMode::kGcm, key);
+      Aead aead(AeadMode::kGcm, key, path);
+      if (aead.direct()) ++direct;
       std::vector<std::uint8_t> out(ct.size() + 1);
       const bool opened = aead.Open(iv, {ByteView(aad)}, ct, tag.data(), out.data());
       if (t["result"] == "valid") {
@@ -78,7 +83,13 @@ TEST(Wycheproof, AesGcmEveryGroup) {
   EXPECT_EQ(c.valid_passed, 226);
   EXPECT_EQ(c.invalid_rejected, 87);
   EXPECT_EQ(c.unsupported, 3);
+  // Which path ran them: with OpenSSL's default provider every key size
+  // (128, 192 and 256 bits) goes direct unless EVP was asked for.
+  EXPECT_EQ(direct, path == AeadPath::kDirect ? 316 : 0);
 }
+
+TEST(Wycheproof, AesGcmEveryGroupDirect) { RunAesGcmFile(AeadPath::kDirect); }
+TEST(Wycheproof, AesGcmEveryGroupThroughEvp) { RunAesGcmFile(AeadPath::kEvp); }
 
 TEST(Wycheproof, AesSivCmacEveryGroup) {
   const auto doc = LoadVectors("aes_siv_cmac_test.json");
@@ -171,16 +182,23 @@ TEST(Hkdf, Rfc5869Vectors) {
 // The cipher context is reused across messages of different sizes and both
 // directions without state leaking from one message to the next.
 TEST(Aead, ContextReuseAcrossMessagesAndDirections) {
-  for (AeadMode mode : {AeadMode::kGcm, AeadMode::kSiv}) {
+  struct Case {
+    AeadMode mode;
+    AeadPath path;
+  };
+  for (Case k : {Case{AeadMode::kGcm, AeadPath::kDirect}, Case{AeadMode::kGcm, AeadPath::kEvp},
+                 Case{AeadMode::kSiv, AeadPath::kDirect}}) {
+    const AeadMode mode = k.mode;
     std::vector<std::uint8_t> key(mode == AeadMode::kGcm ? 32 : 64, 0x42);
-    Aead a(mode, key), fresh(mode, key);
+    Aead a(mode, key, k.path), fresh(mode, key, k.path);
+    EXPECT_EQ(a.direct(), mode == AeadMode::kGcm && k.path == AeadPath::kDirect);
     const std::vector<std::uint8_t> nonce =
         mode == AeadMode::kGcm ? std::vector<std::uint8_t>(12, 7) : std::vector<std::uint8_t>();
     for (std::size_t n : {0u, 1u, 15u, 16u, 17u, 1000u}) {
       std::vector<std::uint8_t> msg(n, static_cast<std::uint8_t>(n)), ct(n + 1), tag(16), ct2(n + 1), tag2(16),
           back(n + 1);
       a.Seal(nonce, {std::string_view("hdr"), std::string_view("ctx")}, msg, ct.data(), tag.data());
-      fresh = Aead(mode, key);
+      fresh = Aead(mode, key, k.path);
       fresh.Seal(nonce, {std::string_view("hdr"), std::string_view("ctx")}, msg, ct2.data(), tag2.data());
       EXPECT_EQ(ct, ct2) << n;
       EXPECT_EQ(tag, tag2) << n;
