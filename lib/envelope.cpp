@@ -72,27 +72,11 @@ std::optional<Algorithm> ParseAlgorithm(std::string_view name) {
   return std::nullopt;
 }
 
-std::size_t NonceSize(Algorithm algorithm) { return algorithm == Algorithm::kAes256Gcm ? kGcmNonceSize : 0; }
-std::size_t DataKeySize(Algorithm algorithm) { return algorithm == Algorithm::kAes256Gcm ? 32 : 64; }
-AeadMode ModeOf(Algorithm algorithm) { return algorithm == Algorithm::kAes256Gcm ? AeadMode::kGcm : AeadMode::kSiv; }
-
-std::optional<std::size_t> EnvelopeSize(Algorithm algorithm, std::size_t plaintext_size) {
-  const std::size_t overhead = kEnvelopeHeaderSize + NonceSize(algorithm) + kAeadTagSize;
-  if (plaintext_size > std::numeric_limits<std::size_t>::max() - overhead) return std::nullopt;
-  return plaintext_size + overhead;
-}
-
-std::size_t MaxPlaintextSize(Algorithm algorithm) {
-  return kMaxValueSize - kVarlenaHeaderSize - (kEnvelopeHeaderSize + NonceSize(algorithm) + kAeadTagSize);
-}
-
-void RequireValueFits(Algorithm algorithm, std::size_t plaintext_size) {
-  if (plaintext_size > MaxPlaintextSize(algorithm)) {
-    throw Error(sqlstate::kProgramLimitExceeded,
-                "cannot encrypt a value of " + std::to_string(plaintext_size) + " bytes: its " +
-                    AlgorithmName(algorithm) + " envelope would exceed the 1 GB limit of a PostgreSQL value",
-                "The largest plaintext is " + std::to_string(MaxPlaintextSize(algorithm)) + " bytes.");
-  }
+void ThrowValueTooLarge(Algorithm algorithm, std::size_t plaintext_size) {
+  throw Error(sqlstate::kProgramLimitExceeded,
+              "cannot encrypt a value of " + std::to_string(plaintext_size) + " bytes: its " +
+                  AlgorithmName(algorithm) + " envelope would exceed the 1 GB limit of a PostgreSQL value",
+              "The largest plaintext is " + std::to_string(MaxPlaintextSize(algorithm)) + " bytes.");
 }
 
 void EncodeEnvelope(Aead& aead, const EnvelopeHeader& header, ByteView context, ByteView plaintext, std::uint8_t* out) {

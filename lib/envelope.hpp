@@ -17,6 +17,7 @@
 #pragma once
 
 #include <array>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,12 +40,15 @@ using KeyId = std::array<std::uint8_t, kKeyIdSize>;
 // ParseAlgorithm returns nullopt for anything else.
 const char* AlgorithmName(Algorithm algorithm);
 std::optional<Algorithm> ParseAlgorithm(std::string_view name);
-// Nonce bytes in the envelope (12 for GCM, 0 for SIV).
-std::size_t NonceSize(Algorithm algorithm);
+// Nonce bytes in the envelope (12 for GCM, 0 for SIV). Inline, with the
+// sizes below: encrypt() computes them for every value.
+inline std::size_t NonceSize(Algorithm algorithm) { return algorithm == Algorithm::kAes256Gcm ? kGcmNonceSize : 0; }
 // Data key bytes: 32 for AES-256-GCM, 64 for AES-256-SIV (two AES-256 keys).
-std::size_t DataKeySize(Algorithm algorithm);
+inline std::size_t DataKeySize(Algorithm algorithm) { return algorithm == Algorithm::kAes256Gcm ? 32 : 64; }
 // The AEAD mode that implements the algorithm.
-AeadMode ModeOf(Algorithm algorithm);
+inline AeadMode ModeOf(Algorithm algorithm) {
+  return algorithm == Algorithm::kAes256Gcm ? AeadMode::kGcm : AeadMode::kSiv;
+}
 
 struct EnvelopeHeader {
   Algorithm algorithm = Algorithm::kAes256Gcm;
@@ -63,7 +67,11 @@ struct Envelope {
 
 // Bytes of the envelope of a plaintext of n bytes, or nullopt when that
 // would overflow size_t.
-std::optional<std::size_t> EnvelopeSize(Algorithm algorithm, std::size_t plaintext_size);
+inline std::optional<std::size_t> EnvelopeSize(Algorithm algorithm, std::size_t plaintext_size) {
+  const std::size_t overhead = kEnvelopeHeaderSize + NonceSize(algorithm) + kAeadTagSize;
+  if (plaintext_size > std::numeric_limits<std::size_t>::max() - overhead) return std::nullopt;
+  return plaintext_size + overhead;
+}
 
 // The largest PostgreSQL value, varlena header included (MaxAllocSize,
 // 1 GB - 1; the extension static_asserts that they agree).
@@ -72,9 +80,14 @@ inline constexpr std::size_t kVarlenaHeaderSize = 4;
 
 // The largest plaintext whose envelope fits in one PostgreSQL value:
 // kMaxValueSize - 4 - 50 = 1073741769 bytes for GCM, 1073741781 for SIV.
-std::size_t MaxPlaintextSize(Algorithm algorithm);
+inline std::size_t MaxPlaintextSize(Algorithm algorithm) {
+  return kMaxValueSize - kVarlenaHeaderSize - (kEnvelopeHeaderSize + NonceSize(algorithm) + kAeadTagSize);
+}
 // Throws 54000 when a plaintext of n bytes is over MaxPlaintextSize.
-void RequireValueFits(Algorithm algorithm, std::size_t plaintext_size);
+[[noreturn]] void ThrowValueTooLarge(Algorithm algorithm, std::size_t plaintext_size);
+inline void RequireValueFits(Algorithm algorithm, std::size_t plaintext_size) {
+  if (plaintext_size > MaxPlaintextSize(algorithm)) ThrowValueTooLarge(algorithm, plaintext_size);
+}
 
 // Encrypts plaintext with aead (whose key must be the data key of
 // header.key_id/key_version) and writes the whole envelope to out, which must
