@@ -1,6 +1,7 @@
-// Authenticated encryption on OpenSSL 3 EVP: AES-GCM (randomized, with a
-// caller-chosen nonce) and AES-SIV (RFC 5297, deterministic: the synthetic IV
-// is the tag; composed of OpenSSL's AES-CMAC and AES-CTR). An Aead holds one
+// Authenticated encryption on OpenSSL 3: AES-GCM (randomized, with a
+// caller-chosen nonce; through the provider's cipher functions, or EVP) and
+// AES-SIV (RFC 5297, deterministic: the synthetic IV is the tag; composed of
+// OpenSSL's AES-CMAC and AES-CTR through EVP). An Aead holds one
 // key in contexts that it reuses for every message, so the per-row cost is
 // the cipher, not context setup or the key schedule. An Aead is not
 // thread-safe: use one per thread.
