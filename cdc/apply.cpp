@@ -47,6 +47,12 @@ std::string Join(const std::vector<std::string>& parts, const std::string& sep) 
   return out;
 }
 
+// Drops the row keys (RowKey) of table `source` ("schema.name") from `keys`.
+void EraseTableKeys(std::unordered_set<std::string>& keys, const std::string& source) {
+  const std::string prefix = source + '\x1e';
+  for (auto k = keys.begin(); k != keys.end();) k = k->rfind(prefix, 0) == 0 ? keys.erase(k) : std::next(k);
+}
+
 std::string IdColumn(int index) { return "_cw_id_" + std::to_string(index); }
 
 // What a relation's layout is, as a cache key (a Relation message may
@@ -1339,9 +1345,7 @@ void PeerApplier::Truncate(const std::vector<std::shared_ptr<const Relation>>& r
     for (const auto& plan : it->second) ExecInTransaction("TRUNCATE " + plan.mapping->target.Quoted());
     std::string source = rel->schema + "." + rel->name;
     conn_->ExecParams("DELETE FROM crosswalk_sync.held WHERE slot = $1 AND source_table = $2", {peer_.slot, source});
-    for (auto k = held_keys_.begin(); k != held_keys_.end();) {
-      k = k->rfind(source + "\x1e", 0) == 0 ? held_keys_.erase(k) : std::next(k);
-    }
+    EraseTableKeys(held_keys_, source);
     // The table's dead letters are changes the source has since wiped out:
     // `retry` would bring their rows back on an emptied table. They go in
     // the same peer transaction as the TRUNCATE, logged with their count.
@@ -1353,9 +1357,7 @@ void PeerApplier::Truncate(const std::vector<std::shared_ptr<const Relation>>& r
       Log(LogLevel::kInfo, "dead_letters_truncated",
           {{"peer", peer_.name}, {"table", source}, {"dead_letters", std::stoll(dropped.value(0, 0))}});
     }
-    for (auto k = dead_keys_.begin(); k != dead_keys_.end();) {
-      k = k->rfind(source + "\x1e", 0) == 0 ? dead_keys_.erase(k) : std::next(k);
-    }
+    EraseTableKeys(dead_keys_, source);
   }
 }
 

@@ -37,7 +37,7 @@ int RunPeers(const Config& config, bool snapshot_only, const std::atomic<bool>& 
   // The monitor (metrics endpoint, slot lag, alerts) runs beside the peers
   // and ends when they all have.
   std::unique_ptr<Monitor> monitor;
-  if (!snapshot_only) monitor = std::make_unique<Monitor>(config, stop);
+  if (!snapshot_only) monitor = std::make_unique<Monitor>(config, reverse, stop);
   std::atomic<bool> peers_done{false};
   std::thread monitor_thread;
   if (monitor) monitor_thread = std::thread([&] { monitor->Run(peers_done); });

@@ -7,7 +7,7 @@
 
 #include "log.hpp"
 #include "pq.hpp"
-#include "two_way.hpp"
+#include "two_way.hpp"  // HasTwoWayTables
 
 namespace crosswalk::cdc {
 
@@ -29,10 +29,10 @@ void LagClock::Prune(Lsn oldest_confirmed) {
   while (!samples_.empty() && samples_.front().second <= oldest_confirmed) samples_.pop_front();
 }
 
-Monitor::Monitor(const Config& config, const std::atomic<bool>& stop)
-    : config_(config), stop_(stop), alerter_(config.alerts), reverse_(DeriveReverseConfigs(config)) {
+Monitor::Monitor(const Config& config, const std::vector<Config>& reverse, const std::atomic<bool>& stop)
+    : config_(config), stop_(stop), alerter_(config.alerts) {
   streams_.push_back(Stream{&config_, false, {}, nullptr});
-  for (const auto& rc : reverse_) streams_.push_back(Stream{&rc, true, {}, nullptr});
+  for (const auto& rc : reverse) streams_.push_back(Stream{&rc, true, {}, nullptr});
   if (!config_.metrics.listen) return;
   const std::string& listen = *config_.metrics.listen;
   auto colon = listen.rfind(':');

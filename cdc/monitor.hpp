@@ -47,7 +47,8 @@ class Monitor {
  public:
   // Binds metrics.listen when configured; throws Error F0000 naming the
   // field when the address cannot be bound.
-  Monitor(const Config& config, const std::atomic<bool>& stop);
+  // `reverse`: the reverse streams run beside the config's (DeriveReverseConfigs).
+  Monitor(const Config& config, const std::vector<Config>& reverse, const std::atomic<bool>& stop);
   ~Monitor();
 
   // Samples and alerts until `stop` or `done`; then stops the HTTP server.
@@ -67,7 +68,6 @@ class Monitor {
   const Config& config_;
   const std::atomic<bool>& stop_;
   Alerter alerter_;
-  std::vector<Config> reverse_;
   std::vector<Stream> streams_;
   std::map<std::string, std::unique_ptr<pq::Connection>> peers_;  // by peer name
   std::unique_ptr<httplib::Server> server_;

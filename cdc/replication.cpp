@@ -29,6 +29,13 @@ pq::ConnPtr ConnectReplication(const std::string& dsn) {
   return pq::ConnPtr(PQconnectdbParams(keys, values, 1));
 }
 
+// Sends one standby status update and flushes it.
+void SendNow(PGconn* c, const std::string& status) {
+  if (PQputCopyData(c, status.data(), static_cast<int>(status.size())) != 1 || PQflush(c) != 0) {
+    throw Error("08006", std::string("could not send standby status: ") + PQerrorMessage(c));
+  }
+}
+
 }  // namespace
 
 std::int64_t PostgresNow() {
@@ -138,9 +145,7 @@ void ReplicationConnection::ReadAhead() {
         if (stop_) return;
         status.swap(status_);
       }
-      if (status && (PQputCopyData(c, status->data(), static_cast<int>(status->size())) != 1 || PQflush(c) != 0)) {
-        throw Error("08006", std::string("could not send standby status: ") + PQerrorMessage(c));
-      }
+      if (status) SendNow(c, *status);
       // Queue every frame already received, in batches (one lock and one
       // wake-up of the caller per batch, not per frame).
       std::vector<std::string> batch;
@@ -151,11 +156,7 @@ void ReplicationConnection::ReadAhead() {
         int n = PQgetCopyData(c, &buf, 1);
         if (n < 0 && !batch.empty()) {  // what came before the end goes first
           std::lock_guard<std::mutex> lock(mu_);
-          for (auto& f : batch) {
-            queued_bytes_ += f.size();
-            frames_.push_back(std::move(f));
-          }
-          batch.clear();
+          Enqueue(batch);
         }
         if (n == -1) {  // stream ended: the server's error, if any, is in the result
           pq::Result r(pq::ResultPtr(PQgetResult(c)));
@@ -168,8 +169,7 @@ void ReplicationConnection::ReadAhead() {
           batch.emplace_back(buf, static_cast<std::size_t>(n));
           PQfreemem(buf);
           batch_bytes += static_cast<std::size_t>(n);
-          const std::string& f = batch.back();
-          reply = reply || (f.size() == 18 && f[0] == 'k' && f[17] == 1);
+          reply = reply || AsksForReply(batch.back());
         }
         more = n > 0 && batch_bytes < (1u << 20);
         if (batch.empty() || more) continue;
@@ -184,22 +184,15 @@ void ReplicationConnection::ReadAhead() {
             std::string st = std::move(*status_);
             status_.reset();
             lock.unlock();
-            if (PQputCopyData(c, st.data(), static_cast<int>(st.size())) != 1 || PQflush(c) != 0) {
-              throw Error("08006", std::string("could not send standby status: ") + PQerrorMessage(c));
-            }
+            SendNow(c, st);
             lock.lock();
             continue;
           }
           cv_.wait_for(lock, std::chrono::milliseconds(100));
         }
         if (stop_) return;
-        for (auto& f : batch) {
-          queued_bytes_ += f.size();
-          frames_.push_back(std::move(f));
-        }
-        batch.clear();
+        Enqueue(batch);
         batch_bytes = 0;
-        cv_.notify_all();
         more = n > 0;  // a full batch: read on
       }
       {
@@ -221,6 +214,24 @@ void ReplicationConnection::ReadAhead() {
     fail(std::current_exception());
   } catch (const std::exception& e) {
     fail(std::make_exception_ptr(Error("08006", std::string("replication reader failed: ") + e.what())));
+  }
+}
+
+void ReplicationConnection::Enqueue(std::vector<std::string>& batch) {
+  for (auto& f : batch) {
+    queued_bytes_ += f.size();
+    frames_.push_back(std::move(f));
+  }
+  batch.clear();
+  cv_.notify_all();
+}
+
+bool ReplicationConnection::AsksForReply(std::string_view frame) {
+  if (frame.empty() || frame[0] != 'k') return false;
+  try {
+    return std::get<Keepalive>(DecodeCopyFrame(frame)).reply_requested;
+  } catch (const Error&) {
+    return false;  // the caller decodes it in its turn and reports it
   }
 }
 
@@ -261,10 +272,7 @@ void ReplicationConnection::Finish() {
   reader_.join();
   std::optional<std::string> status;
   status.swap(status_);
-  if (error_ || !status) return;
-  if (PQputCopyData(conn_.raw(), status->data(), static_cast<int>(status->size())) != 1 || PQflush(conn_.raw()) != 0) {
-    throw Error("08006", std::string("could not send standby status: ") + PQerrorMessage(conn_.raw()));
-  }
+  if (!error_ && status) SendNow(conn_.raw(), *status);
 }
 
 }  // namespace crosswalk::cdc

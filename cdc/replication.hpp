@@ -14,6 +14,7 @@
 #include <string_view>
 #include <thread>
 #include <variant>
+#include <vector>
 
 #include "pgoutput.hpp"
 #include "pq.hpp"
@@ -80,6 +81,10 @@ class ReplicationConnection {
  private:
   void ReadAhead();
   void Wake();
+  // Moves `batch` to the queue and wakes the caller (mu_ held).
+  void Enqueue(std::vector<std::string>& batch);
+  // Whether a frame is a keepalive asking for a reply.
+  static bool AsksForReply(std::string_view frame);
 
   pq::Connection conn_;
   std::string dsn_;

@@ -72,7 +72,7 @@ TEST(MonitorTest, AnAddressInUseIsAConfigError) {
   config.metrics.listen = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
   std::atomic<bool> stop{false};
   try {
-    Monitor monitor(config, stop);
+    Monitor monitor(config, {}, stop);
     ADD_FAILURE() << "bound a port already in use";
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.sqlstate()), "F0000");
