@@ -496,8 +496,13 @@ void PeerApplier::StorePosition(Lsn lsn) {
 }
 
 std::string PeerApplier::InTransaction(const std::string& sql) {
+  if (tx_open_) return sql;
   // The origin is held for this transaction only (origin.hpp).
-  std::string text = tx_open_ ? sql : "BEGIN; " + (origins_ ? AcquireOriginSql(session_origin_) : "") + sql;
+  std::string text = "BEGIN; " + (origins_ ? AcquireOriginSql(session_origin_) : "");
+  if (bulk_ ? immediate_bulk_ : origin_lsn_ && origin_lsn_ <= immediate_through_) {
+    text += "SET CONSTRAINTS ALL IMMEDIATE; ";
+  }
+  text += sql;
   tx_open_ = true;
   return text;
 }
@@ -735,6 +740,8 @@ bool PeerApplier::ApplySegment(Segment& seg, bool throw_on_error, const CommitSq
     return committed;
   } catch (const Error& e) {
     if (!IsRowError(e.sqlstate()) || throw_on_error) throw;
+    // The transaction is gone: its COMMIT failed (CommitTransaction).
+    if (commit && PQtransactionStatus(conn_->raw()) == PQTRANS_IDLE) throw;
     UndoSegment();
     if (rows.size() == 1) {
       DeadLetter(*rows[0].change, e.sqlstate(), e.what());
@@ -1381,14 +1388,41 @@ void PeerApplier::CommitTransaction(Lsn end_lsn, bool snapshot, std::uint64_t so
            ReleaseOrigin();
   };
   bool committed = false;
-  if (!pending_.rows.empty()) {
-    Segment seg = std::move(pending_);
-    pending_ = Segment{};
-    committed = ApplySegment(seg, false, &progress);
-  }
-  if (!committed) {
-    if (!tx_open_ && !snapshot) return;  // nothing of that transaction maps to this peer
-    ExecInTransaction(progress(tx_rows_));
+  try {
+    if (!pending_.rows.empty()) {
+      Segment seg = std::move(pending_);
+      pending_ = Segment{};
+      committed = ApplySegment(seg, false, &progress);
+    }
+    if (!committed) {
+      if (!tx_open_ && !snapshot) return;  // nothing of that transaction maps to this peer
+      ExecInTransaction(progress(tx_rows_));
+    }
+  } catch (const Error& e) {
+    // Every statement went through, then the peer refused the COMMIT: a
+    // deferred constraint (or constraint trigger) a row violates. Retrying
+    // the group as it was would fail the same way forever, so its source
+    // transactions come again from the slot one by one, with constraints
+    // checked at each statement: the rows at fault are dead-lettered.
+    if (!IsRowError(e.sqlstate()) || PQtransactionStatus(conn_->raw()) != PQTRANS_IDLE) throw;
+    bool again = snapshot ? immediate_bulk_ : end_lsn <= immediate_through_;
+    if (snapshot) {
+      immediate_bulk_ = true;
+    } else {
+      immediate_through_ = std::max(immediate_through_, end_lsn);
+    }
+    Log(LogLevel::kWarning, "commit_rejected",
+        {{"peer", peer_.name},
+         {"sqlstate", e.sqlstate()},
+         {"message", e.what()},
+         {"lsn", FormatLsn(end_lsn)},
+         {"source_transactions", source_transactions},
+         {"constraints_immediate", again}});
+    throw Error(e.sqlstate(), std::string("peer rejected the transaction at COMMIT: ") + e.what(),
+                again ? "It was already applied with SET CONSTRAINTS ALL IMMEDIATE; a constraint trigger or an "
+                        "ON COMMIT action may be refusing it."
+                      : "Its source transactions are applied again one at a time with SET CONSTRAINTS ALL "
+                        "IMMEDIATE, so that the rows at fault go to crosswalk_sync.dead_letter.");
   }
   tx_open_ = false;
   stage_used_in_tx_ = false;

@@ -116,6 +116,12 @@ class PeerApplier {
   void SetOrigin(const std::string& platform, Lsn commit_lsn, std::int64_t commit_time);
   // Rows in the open peer transaction, applied or pending.
   std::uint64_t open_rows() const { return tx_rows_ + pending_.rows.size(); }
+  // Source transactions ending at or before this position are applied one
+  // per peer transaction with SET CONSTRAINTS ALL IMMEDIATE: a group the
+  // peer rejected at COMMIT (a deferred constraint) is replayed that way, so
+  // the rows at fault fail their own statement and are dead-lettered
+  // instead of failing the group again at every retry.
+  Lsn immediate_through() const { return immediate_through_; }
   // Rolls back an open peer transaction (on shutdown or error).
   void AbortTransaction();
   bool in_transaction() const { return tx_open_ || !pending_.rows.empty(); }
@@ -234,6 +240,8 @@ class PeerApplier {
   bool savepoint_open_ = false;
   bool bulk_ = false;
   Lsn stored_ = 0;
+  Lsn immediate_through_ = 0;    // see immediate_through()
+  bool immediate_bulk_ = false;  // the same for a migration rejected at COMMIT
   std::uint64_t tx_rows_ = 0;
   // Rows of the open peer transaction by (source table, operation), for
   // the rows_applied metric once it commits.

@@ -81,6 +81,8 @@ void PeerSink::GuardSlot() {
 
 bool PeerSink::in_transaction() const { return applier_ ? applier_->in_transaction() : false; }
 
+Lsn PeerSink::immediate_through() const { return applier_ ? applier_->immediate_through() : 0; }
+
 std::size_t PeerSink::held_keys() const { return applier_ ? applier_->held_keys() : 0; }
 
 std::size_t PeerSink::ReleaseHeld() { return applier_ ? applier_->ReleaseHeld() : 0; }

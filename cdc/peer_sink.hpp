@@ -56,6 +56,8 @@ class PeerSink {
   bool stored_guards_slot() const;
   void GuardSlot();
   bool in_transaction() const;
+  // PeerApplier::immediate_through; 0 for an event peer.
+  Lsn immediate_through() const;
 
   std::size_t held_keys() const;
   std::size_t ReleaseHeld();

@@ -360,6 +360,11 @@ void PeerStream::RunOnce(bool snapshot_only) {
                   tx_commit_time = b.commit_time;
                   tx_begin = b;  // the sink hears of it once it is known not to be an echo
                   tx_final_lsn = b.final_lsn;
+                  // A transaction the peer refused within a group at COMMIT
+                  // goes alone (PeerApplier::immediate_through).
+                  if (!skipping && group_open && b.final_lsn <= applier_.immediate_through()) {
+                    commit_group();
+                  }
                   if (!skipping && !group_open) {
                     applier_.BeginTransaction();
                     group_start = Clock::now();
@@ -425,7 +430,7 @@ void PeerStream::RunOnce(bool snapshot_only) {
     }
     if (group_open && !in_tx) {
       bool full = !may_group || applier_.open_rows() >= static_cast<std::uint64_t>(config_.apply.batch_rows) ||
-                  Clock::now() - group_start >= kGroupAge;
+                  Clock::now() - group_start >= kGroupAge || group_end <= applier_.immediate_through();
       if (!full) lookahead = repl.ReadFrame(0);
       if (full || !lookahead) commit_group();
     }

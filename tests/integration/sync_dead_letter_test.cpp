@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <regex>
 #include <thread>
 
 #include "cluster.hpp"
@@ -123,6 +125,84 @@ TEST(SyncDeadLetters, RowsKeepSourceOrderThroughRetry) {
   EXPECT_NE(text.find(R"("peer":"skillpath","rows":500,)"), std::string::npos) << text;
   EXPECT_EQ(p.Exec("SELECT qty FROM things WHERE id = 300").value(0, 0), "0");  // as before the rejected update
   EXPECT_EQ(p.Exec("SELECT count(*) FROM things WHERE id = 1500").value(0, 0), "0");
+  EXPECT_EQ(daemon.Stop(SIGTERM), 0);
+}
+
+// A deferred constraint is checked at COMMIT, after every statement went
+// through: the peer refuses the whole peer transaction, which may hold many
+// grouped source transactions (or the whole migration). Retried as it was,
+// it would fail the same way forever; instead its source transactions are
+// replayed one per peer transaction with constraints checked at once, and
+// only the rows at fault are dead-lettered.
+TEST(SyncDeadLetters, DeferredConstraintRejectedAtCommit) {
+  Cluster source, peer;
+  source.Connect().Exec("CREATE DATABASE learnhub");
+  peer.Connect().Exec("CREATE DATABASE skillpath");
+  auto src = source.Connect("learnhub");
+  src.Exec(
+      "CREATE TABLE enrolments (id int PRIMARY KEY, course int); "
+      "INSERT INTO enrolments SELECT g, 1 + g % 3 FROM generate_series(1, 300) g; "
+      "INSERT INTO enrolments VALUES (301, 99)");  // no course 99 on the peer
+  auto p = peer.Connect("skillpath");
+  p.Exec(
+      "CREATE TABLE courses (id int PRIMARY KEY); INSERT INTO courses VALUES (1), (2), (3); "
+      "CREATE TABLE enrolments (id int PRIMARY KEY, "
+      "course int REFERENCES courses DEFERRABLE INITIALLY DEFERRED)");
+  std::string config = WriteFile(peer.dir() + "/sync.json", R"({
+    "source": { "dsn": ")" + source.Dsn("learnhub") + R"(", "platform": "learnhub",
+                "publication": "crosswalk", "create_publication": true },
+    "peers": [ { "name": "skillpath", "dsn": ")" + peer.Dsn("skillpath") +
+                                                                R"(", "platform": "skillpath",
+      "tables": [ { "source": "enrolments", "target": "enrolments", "key": ["id"],
+                    "columns": { "id": "id", "course": "course" } } ] } ] })");
+  std::string log = peer.dir() + "/daemon.log";
+  const std::string dead =
+      "SELECT string_agg(format('%s %s %s', operation, sqlstate, \"row\"->>'id'), '; ' ORDER BY id) "
+      "FROM crosswalk_sync.dead_letter";
+  {
+    // The migration commits once: the peer refuses it, and the next one
+    // finds row 301 at its own statement.
+    Daemon daemon("run", config, log);
+    ASSERT_EQ(WaitFor(p, "SELECT count(*) FROM enrolments", "300"), "300") << ReadFile(log);
+    EXPECT_EQ(p.Exec(dead).value(0, 0), "insert 23503 301");
+    EXPECT_EQ(daemon.Stop(SIGTERM), 0);
+  }
+  // While the daemon is stopped, 40 source transactions pile up; they are
+  // grouped into one peer transaction when it starts, and one of them
+  // enrols into a course the peer does not have.
+  for (int i = 0; i < 40; ++i) {
+    int course = i == 25 ? 77 : 1 + i % 3;
+    src.Exec("INSERT INTO enrolments VALUES (" + std::to_string(1000 + i) + ", " + std::to_string(course) +
+             "); UPDATE enrolments SET course = " + std::to_string(1 + (i + 1) % 3) +
+             " WHERE id = " + std::to_string(1 + i));
+  }
+  Daemon daemon("run", config, log);
+  ASSERT_TRUE(WaitDrained(src, {"crosswalk_skillpath"}, 60s)) << ReadFile(log);
+  EXPECT_EQ(p.Exec(dead).value(0, 0), "insert 23503 301; insert 23503 1025");
+  ExpectSameRows(src, p, "SELECT id || '=' || course FROM enrolments WHERE id NOT IN (301, 1025)",
+                 "SELECT id || '=' || course FROM enrolments");
+  std::string text = ReadFile(log);
+  // Both refusals were logged, each once: the replays went through.
+  auto count = [&](const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count(R"("event":"commit_rejected")"), 2u) << text;
+  EXPECT_EQ(count(R"("constraints_immediate":true)"), 0u) << text;
+  // The second held more than one source transaction: the good ones among
+  // them were applied on their replay, each in its own peer transaction.
+  std::size_t grouped = 0;
+  static const std::regex kRejected(R"re("event":"commit_rejected".*"source_transactions":([0-9]+))re");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), kRejected); it != std::sregex_iterator(); ++it) {
+    grouped = std::max<std::size_t>(grouped, std::stoul((*it)[1]));
+  }
+  EXPECT_GT(grouped, 1u) << text;
+
+  // Streaming goes on afterwards, grouped again.
+  src.Exec("INSERT INTO enrolments VALUES (2000, 2)");
+  ASSERT_TRUE(WaitDrained(src, {"crosswalk_skillpath"}, 60s)) << ReadFile(log);
+  EXPECT_EQ(p.Exec("SELECT course FROM enrolments WHERE id = 2000").value(0, 0), "2");
   EXPECT_EQ(daemon.Stop(SIGTERM), 0);
 }
 
