@@ -17,6 +17,7 @@
 
 #include "cluster.hpp"
 #include "daemon.hpp"
+#include "sync_config.hpp"
 
 namespace crosswalk::test {
 namespace {
@@ -47,17 +48,14 @@ TEST(SyncCrashTest, KilledAtRandomMomentsUnderAMixedWorkloadLosesAndDoublesNothi
           "CREATE TABLE acct_view (id bigint PRIMARY KEY, grp int, val_x2 bigint, note text, seen timestamptz "
           "DEFAULT now())");
   peer_b.Connect("archive").Exec("CREATE TABLE acct (id bigint PRIMARY KEY, grp int, val bigint, note text)");
-  std::string config = WriteFile(peer_a.dir() + "/sync.json", R"J({
-    "source": { "dsn": ")J" + source.Dsn("learnhub") + R"J(", "platform": "learnhub",
-                "publication": "crosswalk", "create_publication": true },
-    "peers": [
-      { "name": "skillpath", "dsn": ")J" + peer_a.Dsn("skillpath") +
-                                                                  R"J(", "platform": "skillpath",
-        "tables": [ { "source": "acct", "target": "acct_view", "key": ["id"], "where": "grp <> 3",
-                      "columns": { "id": "id", "grp": "grp", "val_x2": "val * 2", "note": "upper(note)" } } ] },
-      { "name": "archive", "dsn": ")J" + peer_b.Dsn("archive") + R"J(", "platform": "archive",
-        "tables": [ { "source": "acct", "target": "acct", "key": ["id"],
-                      "columns": { "id": "id", "grp": "grp", "val": "val", "note": "note" } } ] } ] })J");
+  std::string config =
+      WriteSyncConfig(peer_a.dir() + "/sync.json", source,
+                      {{peer_a, "skillpath",
+                        R"J([ { "source": "acct", "target": "acct_view", "key": ["id"], "where": "grp <> 3",
+                "columns": { "id": "id", "grp": "grp", "val_x2": "val * 2", "note": "upper(note)" } } ])J"},
+                       {peer_b, "archive",
+                        R"([ { "source": "acct", "target": "acct", "key": ["id"],
+               "columns": { "id": "id", "grp": "grp", "val": "val", "note": "note" } } ])"}});
   std::string log = peer_a.dir() + "/daemon.log";
 
   // The workload: inserts in transactions of 1 to 2000 rows and now and then

@@ -15,6 +15,7 @@
 
 #include "cluster.hpp"
 #include "daemon.hpp"
+#include "sync_config.hpp"
 
 namespace crosswalk::test {
 namespace {
@@ -47,13 +48,11 @@ TEST(SyncDeadLetters, RowsKeepSourceOrderThroughRetry) {
       "CREATE TABLE things (id int PRIMARY KEY, qty int CONSTRAINT qty_ok CHECK (qty >= 0)); "
       "CREATE TABLE clean (id int PRIMARY KEY, v text)");
   // Same-typed columns one to one: the migration's one-COPY path.
-  std::string config = WriteFile(peer.dir() + "/sync.json", R"({
-    "source": { "dsn": ")" + source.Dsn("learnhub") + R"(", "platform": "learnhub",
-                "publication": "crosswalk", "create_publication": true },
-    "peers": [ { "name": "skillpath", "dsn": ")" + peer.Dsn("skillpath") +
-                                                                R"(", "platform": "skillpath",
-      "tables": [ { "source": "items", "target": "things", "key": ["id"], "columns": { "id": "id", "qty": "qty" } },
-                  { "source": "clean", "target": "clean", "key": ["id"], "columns": { "id": "id", "v": "v" } } ] } ] })");
+  std::string config = WriteSyncConfig(
+      peer.dir() + "/sync.json", source,
+      {{peer, "skillpath",
+        R"([ { "source": "items", "target": "things", "key": ["id"], "columns": { "id": "id", "qty": "qty" } },
+             { "source": "clean", "target": "clean", "key": ["id"], "columns": { "id": "id", "v": "v" } } ])"}});
   std::string log = peer.dir() + "/daemon.log";
   Daemon daemon("run", config, log);
 
@@ -148,13 +147,10 @@ TEST(SyncDeadLetters, DeferredConstraintRejectedAtCommit) {
       "CREATE TABLE courses (id int PRIMARY KEY); INSERT INTO courses VALUES (1), (2), (3); "
       "CREATE TABLE enrolments (id int PRIMARY KEY, "
       "course int REFERENCES courses DEFERRABLE INITIALLY DEFERRED)");
-  std::string config = WriteFile(peer.dir() + "/sync.json", R"({
-    "source": { "dsn": ")" + source.Dsn("learnhub") + R"(", "platform": "learnhub",
-                "publication": "crosswalk", "create_publication": true },
-    "peers": [ { "name": "skillpath", "dsn": ")" + peer.Dsn("skillpath") +
-                                                                R"(", "platform": "skillpath",
-      "tables": [ { "source": "enrolments", "target": "enrolments", "key": ["id"],
-                    "columns": { "id": "id", "course": "course" } } ] } ] })");
+  std::string config = WriteSyncConfig(peer.dir() + "/sync.json", source,
+                                       {{peer, "skillpath",
+                                         R"([ { "source": "enrolments", "target": "enrolments", "key": ["id"],
+                               "columns": { "id": "id", "course": "course" } } ])"}});
   std::string log = peer.dir() + "/daemon.log";
   const std::string dead =
       "SELECT string_agg(format('%s %s %s', operation, sqlstate, \"row\"->>'id'), '; ' ORDER BY id) "

@@ -13,6 +13,7 @@
 
 #include "cluster.hpp"
 #include "daemon.hpp"
+#include "sync_config.hpp"
 
 namespace crosswalk::test {
 namespace {
@@ -33,18 +34,12 @@ TEST(SyncDriftTest, AddedColumnsAndTablesAreIgnoredDroppedOrRetypedMappedColumns
   keeper.Exec("CREATE TABLE a (id int PRIMARY KEY, v bigint, x text)");
   mirror.Exec("CREATE TABLE a (id int PRIMARY KEY, x text)");
   auto write_config = [&](const std::string& keeper_columns) {
-    return WriteFile(peers.dir() + "/sync.json", R"({
-      "source": { "dsn": ")" + source.Dsn("learnhub") +
-                                                     R"(", "platform": "learnhub",
-                  "publication": "crosswalk", "create_publication": true },
-      "peers": [
-        { "name": "keeper", "dsn": ")" + peers.Dsn("keeper") +
-                                                     R"(", "platform": "keeper",
-          "tables": [ { "source": "a", "target": "a", "key": ["id"], "columns": { )" +
-                                                     keeper_columns + R"( } } ] },
-        { "name": "mirror", "dsn": ")" + peers.Dsn("mirror") +
-                                                     R"(", "platform": "mirror",
-          "tables": [ { "source": "a", "target": "a", "key": ["id"], "columns": { "id": "id", "x": "x" } } ] } ] })");
+    return WriteSyncConfig(
+        peers.dir() + "/sync.json", source,
+        {{peers, "keeper",
+          R"([ { "source": "a", "target": "a", "key": ["id"], "columns": { )" + keeper_columns + " } } ]"},
+         {peers, "mirror",
+          R"([ { "source": "a", "target": "a", "key": ["id"], "columns": { "id": "id", "x": "x" } } ])"}});
   };
   std::string config = write_config(R"("id": "id", "v": "v", "x": "x")");
   std::string log = peers.dir() + "/daemon.log";

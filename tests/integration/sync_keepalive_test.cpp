@@ -8,6 +8,7 @@
 
 #include "cluster.hpp"
 #include "daemon.hpp"
+#include "sync_config.hpp"
 
 namespace crosswalk::test {
 namespace {
@@ -27,12 +28,10 @@ TEST(SyncKeepalive, APeerTransactionLongerThanTheWalSenderTimeoutKeepsTheStream)
       "CREATE TABLE things (id int PRIMARY KEY, label text); "
       "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM pg_sleep(6); RETURN NEW; END$$; "
       "CREATE TRIGGER slow BEFORE INSERT ON things FOR EACH ROW WHEN (NEW.id = 7) EXECUTE FUNCTION slow()");
-  std::string config = WriteFile(peer.dir() + "/sync.json", R"({
-    "source": { "dsn": ")" + source.Dsn("learnhub") + R"(", "platform": "learnhub",
-                "publication": "crosswalk", "create_publication": true },
-    "peers": [ { "name": "skillpath", "dsn": ")" + peer.Dsn("skillpath") + R"(", "platform": "skillpath",
-      "tables": [ { "source": "items", "target": "things", "key": ["id"],
-                    "columns": { "id": "id", "label": "label" } } ] } ] })");
+  std::string config = WriteSyncConfig(peer.dir() + "/sync.json", source,
+                                       {{peer, "skillpath",
+                                         R"([ { "source": "items", "target": "things", "key": ["id"],
+                               "columns": { "id": "id", "label": "label" } } ])"}});
   std::string log = peer.dir() + "/daemon.log";
   Daemon daemon("run", config, log);
   ASSERT_TRUE(WaitPeersDrained(src, {{&p, "crosswalk_skillpath"}}, 60s)) << ReadFile(log);

@@ -9,6 +9,7 @@
 
 #include "cluster.hpp"
 #include "daemon.hpp"
+#include "sync_config.hpp"
 
 namespace crosswalk::test {
 namespace {
@@ -24,13 +25,10 @@ TEST(SyncLostSlotTest, ALostOrReplacedSlotIsRefusedAndAResnapshotRecovers) {
       "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 100) g");
   auto p = peer.Connect("archive");
   p.Exec("CREATE TABLE t (id int PRIMARY KEY, v text)");
-  std::string config = WriteFile(peer.dir() + "/sync.json", R"({
-    "source": { "dsn": ")" + source.Dsn("learnhub") + R"(", "platform": "learnhub",
-                "publication": "crosswalk", "create_publication": true },
-    "peers": [ { "name": "archive", "dsn": ")" + peer.Dsn("archive") +
-                                                                R"(", "platform": "archive",
-                 "tables": [ { "source": "t", "target": "t", "key": ["id"],
-                               "columns": { "id": "id", "v": "v" } } ] } ] })");
+  std::string config = WriteSyncConfig(
+      peer.dir() + "/sync.json", source,
+      {{peer, "archive",
+        R"([ { "source": "t", "target": "t", "key": ["id"], "columns": { "id": "id", "v": "v" } } ])"}});
   std::string log = peer.dir() + "/daemon.log";
   const std::string check = DaemonPath() + " check -c " + config + " 2>&1";
   {

@@ -15,6 +15,7 @@
 
 #include "cluster.hpp"
 #include "daemon.hpp"
+#include "sync_config.hpp"
 
 namespace crosswalk::test {
 namespace {
@@ -60,21 +61,12 @@ class SyncObservabilityTest : public ::testing::Test {
     peer_b_.Connect("archive").Exec("CREATE TABLE things (id int PRIMARY KEY, qty int, label text)");
     port_ = FreePort();
     alerts_ = peer_a_.dir() + "/alerts.jsonl";
-    std::string tables =
-        R"("tables": [ { "source": "items", "target": "things", "key": ["id"],
-                         "columns": { "id": "id", "qty": "qty", "label": "label" } } ])";
-    config_ = WriteFile(peer_a_.dir() + "/sync.json", R"({
-      "source": { "dsn": ")" + source_.Dsn("learnhub") + R"(", "platform": "learnhub",
-                  "publication": "crosswalk", "create_publication": true },
-      "peers": [
-        { "name": "skillpath", "dsn": ")" + peer_a_.Dsn("skillpath") +
-                                                          R"(", "platform": "skillpath", )" + tables + R"( },
-        { "name": "archive", "dsn": ")" + peer_b_.Dsn("archive") +
-                                                          R"(", "platform": "archive", )" + tables + R"( } ],
-      "metrics": { "listen": "127.0.0.1:)" + std::to_string(port_) +
-                                                          R"(" },
-      "alerts": { "lag_seconds": 3, "dead_letters": 1, "command": "cat >> )" +
-                                                          alerts_ + R"(" } })");
+    std::string tables = R"([ { "source": "items", "target": "things", "key": ["id"],
+                                 "columns": { "id": "id", "qty": "qty", "label": "label" } } ])";
+    config_ = WriteSyncConfig(
+        peer_a_.dir() + "/sync.json", source_, {{peer_a_, "skillpath", tables}, {peer_b_, "archive", tables}},
+        R"("metrics": { "listen": "127.0.0.1:)" + std::to_string(port_) +
+            R"(" }, "alerts": { "lag_seconds": 3, "dead_letters": 1, "command": "cat >> )" + alerts_ + R"(" })");
     log_ = peer_a_.dir() + "/daemon.log";
   }
 

@@ -14,6 +14,7 @@
 
 #include "cluster.hpp"
 #include "daemon.hpp"
+#include "sync_config.hpp"
 
 namespace crosswalk::test {
 namespace {
@@ -31,16 +32,10 @@ TEST(SyncReloadTest, SighupReloadsExpressionsAndRefusesWhatNeedsAResnapshot) {
   auto p = peer.Connect("archive");
   p.Exec("CREATE TABLE t (id int PRIMARY KEY, v int)");
   auto write_config = [&](const std::string& v_expression, const std::string& key = R"(["id"])") {
-    return WriteFile(peer.dir() + "/sync.json", R"({
-      "source": { "dsn": ")" + source.Dsn("learnhub") +
-                                                    R"(", "platform": "learnhub",
-                  "publication": "crosswalk", "create_publication": true },
-      "peers": [ { "name": "archive", "dsn": ")" + peer.Dsn("archive") +
-                                                    R"(", "platform": "archive",
-                   "tables": [ { "source": "t", "target": "t", "key": )" +
-                                                    key + R"(,
-                                 "columns": { "id": "id", "v": )" +
-                                                    v_expression + R"( } } ] } ] })");
+    return WriteSyncConfig(peer.dir() + "/sync.json", source,
+                           {{peer, "archive",
+                             R"([ { "source": "t", "target": "t", "key": )" + key +
+                                 R"(, "columns": { "id": "id", "v": )" + v_expression + " } } ]"}});
   };
   std::string config = write_config(R"("v")");
   std::string log = peer.dir() + "/daemon.log";

@@ -15,6 +15,7 @@
 
 #include "cluster.hpp"
 #include "daemon.hpp"
+#include "sync_config.hpp"
 
 namespace crosswalk::test {
 namespace {
@@ -32,16 +33,10 @@ TEST(SyncRestartTest, SourceAndPeerRestartedMidStream) {
           "INSERT INTO acct SELECT g, g % 5, g FROM generate_series(1, 20000) g");
   peer_a.Connect("skillpath").Exec("CREATE TABLE acct (id bigint PRIMARY KEY, grp int, val bigint)");
   peer_b.Connect("archive").Exec("CREATE TABLE acct (id bigint PRIMARY KEY, grp int, val bigint)");
-  std::string tables = R"("tables": [ { "source": "acct", "target": "acct", "key": ["id"],
-                                          "columns": { "id": "id", "grp": "grp", "val": "val" } } ])";
-  std::string config = WriteFile(peer_a.dir() + "/sync.json", R"({
-    "source": { "dsn": ")" + source.Dsn("learnhub") + R"(", "platform": "learnhub",
-                "publication": "crosswalk", "create_publication": true },
-    "peers": [
-      { "name": "skillpath", "dsn": ")" + peer_a.Dsn("skillpath") +
-                                                                  R"(", "platform": "skillpath", )" + tables + R"( },
-      { "name": "archive", "dsn": ")" + peer_b.Dsn("archive") + R"(", "platform": "archive", )" +
-                                                                  tables + R"( } ] })");
+  std::string tables = R"([ { "source": "acct", "target": "acct", "key": ["id"],
+                               "columns": { "id": "id", "grp": "grp", "val": "val" } } ])";
+  std::string config = WriteSyncConfig(peer_a.dir() + "/sync.json", source,
+                                       {{peer_a, "skillpath", tables}, {peer_b, "archive", tables}});
   std::string log = peer_a.dir() + "/daemon.log";
   Daemon daemon("run", config, log);
   ASSERT_TRUE(PollUntil([&] { return ReadFile(log).find("\"event\":\"streaming\"") != std::string::npos; }, 60s));

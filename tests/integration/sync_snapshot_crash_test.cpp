@@ -16,6 +16,7 @@
 
 #include "cluster.hpp"
 #include "daemon.hpp"
+#include "sync_config.hpp"
 
 namespace crosswalk::test {
 namespace {
@@ -63,16 +64,14 @@ TEST(SyncSnapshotCrashTest, KillsInsideTheMigrationNeitherLoseNorDoubleRows) {
       "CREATE TRIGGER halfway BEFORE INSERT ON acct FOR EACH ROW WHEN (NEW.id = 150000) EXECUTE FUNCTION halfway()");
   // Peer "mapped" takes the statement path (a filter and expressions).
   mapped.Exec("CREATE TABLE acct_view (id bigint PRIMARY KEY, grp int, val_x2 bigint, note text)");
-  std::string config = WriteFile(peers.dir() + "/sync.json", R"J({
-    "source": { "dsn": ")J" + source.Dsn("learnhub") + R"J(", "platform": "learnhub",
-                "publication": "crosswalk", "create_publication": true },
-    "peers": [
-      { "name": "copied", "dsn": ")J" + peers.Dsn("copied") + R"J(", "platform": "copied",
-        "tables": [ { "source": "acct", "target": "acct", "key": ["id"],
-                      "columns": { "id": "id", "grp": "grp", "val": "val", "note": "note" } } ] },
-      { "name": "mapped", "dsn": ")J" + peers.Dsn("mapped") + R"J(", "platform": "mapped",
-        "tables": [ { "source": "acct", "target": "acct_view", "key": ["id"], "where": "grp <> 3",
-                      "columns": { "id": "id", "grp": "grp", "val_x2": "val * 2", "note": "upper(note)" } } ] } ] })J");
+  std::string config =
+      WriteSyncConfig(peers.dir() + "/sync.json", source,
+                      {{peers, "copied",
+                        R"([ { "source": "acct", "target": "acct", "key": ["id"],
+               "columns": { "id": "id", "grp": "grp", "val": "val", "note": "note" } } ])"},
+                       {peers, "mapped",
+                        R"J([ { "source": "acct", "target": "acct_view", "key": ["id"], "where": "grp <> 3",
+                "columns": { "id": "id", "grp": "grp", "val_x2": "val * 2", "note": "upper(note)" } } ])J"}});
   std::string log = peers.dir() + "/daemon.log";
   const std::vector<std::string> slots = {"crosswalk_copied", "crosswalk_mapped"};
   auto progress_rows = [&](pq::Connection& peer) {
