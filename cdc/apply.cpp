@@ -451,7 +451,7 @@ void PeerApplier::Prepare() {
   stage_tables_.clear();
   identity_columns_.clear();
   tx_open_ = false;
-  pending_ = Segment{};
+  TakePending();  // dropped
 }
 
 std::optional<Lsn> PeerApplier::StoredPosition() {
@@ -522,7 +522,7 @@ void PeerApplier::SetOrigin(const std::string& platform, Lsn commit_lsn, std::in
 }
 
 void PeerApplier::BeginTransaction() {
-  pending_ = Segment{};
+  TakePending();  // dropped
   tx_rows_ = 0;
   tx_table_rows_.clear();
 }
@@ -590,16 +590,18 @@ void PeerApplier::AddChange(RowChange change) {
   std::string mask = SegmentMask(change);
   std::string key = RowKey(change);
   std::string new_key = NewRowKey(change);
-  bool compatible = !pending_.rows.empty() && pending_.relation == change.relation && pending_.op == change.op &&
-                    pending_.mask == mask &&
-                    pending_.rows.size() < static_cast<std::size_t>(bulk_ ? std::max(config_.apply.batch_rows, 20000)
-                                                                          : config_.apply.batch_rows) &&
-                    pending_.bytes < kMaxSegmentBytes;
+  std::size_t open = pending_.rows.size(), bytes = pending_.bytes;
+  for (const auto& g : later_) {
+    open += g.rows.size();
+    bytes += g.bytes;
+  }
+  bool compatible =
+      !pending_.rows.empty() && pending_.relation == change.relation && pending_.op == change.op &&
+      pending_.mask == mask &&
+      open < static_cast<std::size_t>(bulk_ ? std::max(config_.apply.batch_rows, 20000) : config_.apply.batch_rows) &&
+      bytes < kMaxSegmentBytes;
   // Two-way tables settle each row against the peer's (conflict.hpp).
   if (compatible && two_way_) compatible = !plans_.at(QualifiedName{rel.schema, rel.name}).front().mapping->two_way;
-  if (compatible && change.op == ChangeOp::kUpdate) {
-    compatible = !pending_.keys.count(key) && (new_key.empty() || !pending_.keys.count(new_key));
-  }
   if (!compatible) {
     Flush();
     pending_.relation = change.relation;
@@ -607,26 +609,73 @@ void PeerApplier::AddChange(RowChange change) {
     pending_.mask = mask;
   }
   // After the flush above, which may have dead-lettered an earlier change of
-  // this row (a segment never holds two changes of one row).
+  // this row.
   if (!dead_keys_.empty() && (IsDeadKey(key) || (!new_key.empty() && IsDeadKey(new_key)))) {
     DeadLetter(change, kQueuedState,
                "queued behind an earlier dead letter of the same row: retry applies them in source order");
     return;
   }
+  // A segment never holds two changes of one row: an update of a row this
+  // run already changed goes to the next generation (later_), applied after
+  // the one before it.
+  Segment* seg = &pending_;
   if (change.op == ChangeOp::kUpdate) {
-    pending_.keys.insert(key);
-    if (!new_key.empty()) pending_.keys.insert(new_key);
+    auto changes = [&](const std::string& k) -> std::size_t {
+      auto it = row_changes_.find(k);
+      return it == row_changes_.end() ? 0 : it->second;
+    };
+    std::size_t generation = std::max(changes(key), new_key.empty() ? 0 : changes(new_key));
+    row_changes_[key] = generation + 1;
+    if (!new_key.empty()) row_changes_[new_key] = generation + 1;
+    while (later_.size() < generation) {
+      later_.emplace_back();
+      later_.back().relation = pending_.relation;
+      later_.back().op = pending_.op;
+      later_.back().mask = pending_.mask;
+    }
+    if (generation > 0) seg = &later_[generation - 1];
   }
-  for (const auto& v : change.new_tuple) pending_.bytes += v.data.size() + 8;
-  for (const auto& v : change.old_tuple) pending_.bytes += v.data.size() + 8;
-  pending_.rows.push_back(std::move(change));
+  for (const auto& v : change.new_tuple) seg->bytes += v.data.size() + 8;
+  for (const auto& v : change.old_tuple) seg->bytes += v.data.size() + 8;
+  seg->rows.push_back(std::move(change));
+}
+
+std::vector<PeerApplier::Segment> PeerApplier::TakePending() {
+  std::vector<Segment> out;
+  if (!pending_.rows.empty()) out.push_back(std::move(pending_));
+  for (auto& g : later_) out.push_back(std::move(g));
+  pending_ = Segment{};
+  later_.clear();
+  row_changes_.clear();
+  return out;
+}
+
+void PeerApplier::QueueBehind(Segment& seg) {
+  if (dead_keys_.empty() && held_keys_.empty()) return;
+  std::vector<RowChange> kept;
+  kept.reserve(seg.rows.size());
+  for (auto& c : seg.rows) {
+    std::string key = RowKey(c), new_key = NewRowKey(c);
+    if (!dead_keys_.empty() && (IsDeadKey(key) || (!new_key.empty() && IsDeadKey(new_key)))) {
+      DeadLetter(c, kQueuedState,
+                 "queued behind an earlier dead letter of the same row: retry applies them in source order");
+    } else if (peer_.on_unmapped_identity == UnmappedIdentity::kHold && held_keys_.count(key)) {
+      Hold(c);
+    } else {
+      kept.push_back(std::move(c));
+    }
+  }
+  seg.rows = std::move(kept);
 }
 
 void PeerApplier::Flush() {
-  if (pending_.rows.empty()) return;
-  Segment seg = std::move(pending_);
-  pending_ = Segment{};
-  ApplySegment(seg, false);
+  std::vector<Segment> segments = TakePending();
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    // A later generation's rows follow their earlier changes: those may
+    // have just been dead-lettered or held.
+    if (i > 0) QueueBehind(segments[i]);
+    if (!segments[i].rows.empty()) ApplySegment(segments[i], false);
+  }
 }
 
 const std::vector<int>& PeerApplier::IdentityColumns(const Relation& relation) {
@@ -1389,10 +1438,13 @@ void PeerApplier::CommitTransaction(Lsn end_lsn, bool snapshot, std::uint64_t so
   };
   bool committed = false;
   try {
-    if (!pending_.rows.empty()) {
-      Segment seg = std::move(pending_);
-      pending_ = Segment{};
-      committed = ApplySegment(seg, false, &progress);
+    // The last segment carries the commit.
+    std::vector<Segment> segments = TakePending();
+    for (std::size_t i = 0; i < segments.size(); ++i) {
+      if (i > 0) QueueBehind(segments[i]);
+      if (segments[i].rows.empty()) continue;
+      bool last = i + 1 == segments.size();
+      committed = ApplySegment(segments[i], false, last ? &progress : nullptr);
     }
     if (!committed) {
       if (!tx_open_ && !snapshot) return;  // nothing of that transaction maps to this peer
@@ -1447,7 +1499,7 @@ void PeerApplier::PublishCommittedRows() {
 
 void PeerApplier::AbortTransaction() {
   if (conn_) AbortCopy();
-  pending_ = Segment{};
+  TakePending();  // dropped
   tx_rows_ = 0;
   tx_table_rows_.clear();
   if (!tx_open_) return;

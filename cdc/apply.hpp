@@ -115,7 +115,11 @@ class PeerApplier {
   // compares source commit times on both sides.
   void SetOrigin(const std::string& platform, Lsn commit_lsn, std::int64_t commit_time);
   // Rows in the open peer transaction, applied or pending.
-  std::uint64_t open_rows() const { return tx_rows_ + pending_.rows.size(); }
+  std::uint64_t open_rows() const {
+    std::uint64_t rows = tx_rows_ + pending_.rows.size();
+    for (const auto& g : later_) rows += g.rows.size();
+    return rows;
+  }
   // Source transactions ending at or before this position are applied one
   // per peer transaction with SET CONSTRAINTS ALL IMMEDIATE: a group the
   // peer rejected at COMMIT (a deferred constraint) is replayed that way, so
@@ -172,7 +176,6 @@ class PeerApplier {
     ChangeOp op = ChangeOp::kInsert;
     std::vector<RowChange> rows;
     std::string mask;  // per column '1' when unchanged TOAST with no value (updates)
-    std::unordered_set<std::string> keys;
     std::size_t bytes = 0;
   };
   struct DirectCopy {
@@ -196,6 +199,11 @@ class PeerApplier {
   // Appended to COMMIT / ROLLBACK: lets go of the replication origin.
   std::string ReleaseOrigin() const { return origins_ ? kReleaseOriginSql : ""; }
   void Flush();
+  // pending_ and later_, in the order they apply; both left empty.
+  std::vector<Segment> TakePending();
+  // Dead-letters (as queued) or holds the changes in `segment` whose row
+  // got a dead letter or a held change after they were added.
+  void QueueBehind(Segment& segment);
   // Writes the progress row and COMMITs, given the rows applied in total.
   using CommitSql = std::function<std::string(std::size_t)>;
   // Both return true when they also ran `commit` (the segment's statement
@@ -234,6 +242,10 @@ class PeerApplier {
   std::unordered_set<std::string> dead_keys_;
   bool stored_guards_slot_ = false;  // rows with a dead letter: later changes queue behind it
   Segment pending_;
+  // Later changes of rows pending_ already changes (updates only): the
+  // n-th generation holds each row's (n+1)-th change of the run.
+  std::vector<Segment> later_;
+  std::unordered_map<std::string, std::size_t> row_changes_;  // per row key, its changes in the run
   std::optional<DirectCopy> copy_;
   bool tx_open_ = false;
   bool stage_used_in_tx_ = false;

@@ -127,6 +127,59 @@ TEST(SyncDeadLetters, RowsKeepSourceOrderThroughRetry) {
   EXPECT_EQ(daemon.Stop(SIGTERM), 0);
 }
 
+// One source transaction changes the same rows again and again: each
+// change of a row goes to a later statement than the one before it (a
+// segment never holds two changes of one row), every row ends as on the
+// source, and a rejected change still holds back the row's later ones.
+TEST(SyncDeadLetters, RepeatedChangesOfOneRowKeepTheirOrder) {
+  Cluster source, peer;
+  source.Connect().Exec("CREATE DATABASE learnhub");
+  peer.Connect().Exec("CREATE DATABASE skillpath");
+  auto src = source.Connect("learnhub");
+  src.Exec(
+      "CREATE TABLE t (id int PRIMARY KEY, v int, note text); "
+      "INSERT INTO t SELECT g, CASE WHEN g = 160 THEN 12 ELSE g % 5 END, 'n' || g FROM generate_series(1, 200) g");
+  auto p = peer.Connect("skillpath");
+  p.Exec("CREATE TABLE t (id int PRIMARY KEY, v int CONSTRAINT not_13 CHECK (v <> 13), note text)");
+  std::string config = WriteSyncConfig(
+      peer.dir() + "/sync.json", source,
+      {{peer, "skillpath",
+        R"([ { "source": "t", "target": "t", "key": ["id"], "columns": { "id": "id", "v": "v", "note": "note" } } ])"}});
+  std::string log = peer.dir() + "/daemon.log";
+  Daemon daemon("run", config, log);
+  ASSERT_TRUE(WaitPeersDrained(src, {{&p, "crosswalk_skillpath"}}, 60s)) << ReadFile(log);
+
+  src.Exec(
+      "BEGIN; "
+      // Rows 1-100 four times over, 100 rows a statement (staged), and rows
+      // 201-210 three times over, 10 rows a statement (inline).
+      "UPDATE t SET v = v + 1, note = note || 'a' WHERE id <= 100; "
+      "INSERT INTO t SELECT g, 0, 'new' FROM generate_series(201, 210) g; "
+      "UPDATE t SET v = v + 1, note = note || 'b' WHERE id <= 100 OR id > 200; "
+      "UPDATE t SET v = v + 1, note = note || 'c' WHERE id <= 100 OR id > 200; "
+      "UPDATE t SET v = v + 1, note = note || 'd' WHERE id <= 100 OR id > 200; "
+      // A row moved to a new key, changed there, and moved back.
+      "UPDATE t SET id = 1001 WHERE id = 150; "
+      "UPDATE t SET v = 7 WHERE id = 1001; "
+      "UPDATE t SET id = 150, note = 'back' WHERE id = 1001; "
+      // The peer rejects the first change of row 160; the second waits.
+      "UPDATE t SET v = 13 WHERE id = 160; "
+      "UPDATE t SET v = 14 WHERE id = 160; "
+      "COMMIT");
+  ASSERT_TRUE(WaitPeersDrained(src, {{&p, "crosswalk_skillpath"}}, 60s)) << ReadFile(log);
+  ExpectSameRows(src, p, "SELECT id || '=' || v || note FROM t WHERE id <> 160",
+                 "SELECT id || '=' || v || note FROM t WHERE id <> 160");
+  EXPECT_EQ(p.Exec("SELECT v FROM t WHERE id = 160").value(0, 0), "12");
+  EXPECT_EQ(p.Exec("SELECT v || note FROM t WHERE id = 150").value(0, 0), "7back");
+  EXPECT_EQ(p.Exec("SELECT string_agg(v::text, ',' ORDER BY id) FROM t WHERE id IN (1, 100, 201)").value(0, 0),
+            "5,4,3");
+  EXPECT_EQ(p.Exec("SELECT string_agg(format('%s %s %s %s', operation, sqlstate, \"row\"->>'id', \"row\"->>'v'), "
+                   "'; ' ORDER BY id) FROM crosswalk_sync.dead_letter")
+                .value(0, 0),
+            "update 23514 160 13; update 55000 160 14");
+  EXPECT_EQ(daemon.Stop(SIGTERM), 0);
+}
+
 // A deferred constraint is checked at COMMIT, after every statement went
 // through: the peer refuses the whole peer transaction, which may hold many
 // grouped source transactions (or the whole migration). Retried as it was,
