@@ -608,13 +608,9 @@ void PeerApplier::AddChange(RowChange change) {
     pending_.op = change.op;
     pending_.mask = mask;
   }
-  // After the flush above, which may have dead-lettered an earlier change of
-  // this row.
-  if (!dead_keys_.empty() && (IsDeadKey(key) || (!new_key.empty() && IsDeadKey(new_key)))) {
-    DeadLetter(change, kQueuedState,
-               "queued behind an earlier dead letter of the same row: retry applies them in source order");
-    return;
-  }
+  // After the flush above, which may have dead-lettered or held an earlier
+  // change of this row.
+  if (QueuedBehind(change, key, new_key)) return;
   // A segment never holds two changes of one row: an update of a row this
   // run already changed goes to the next generation (later_), applied after
   // the one before it.
@@ -650,33 +646,39 @@ std::vector<PeerApplier::Segment> PeerApplier::TakePending() {
   return out;
 }
 
-void PeerApplier::QueueBehind(Segment& seg) {
-  if (dead_keys_.empty() && held_keys_.empty()) return;
-  std::vector<RowChange> kept;
-  kept.reserve(seg.rows.size());
-  for (auto& c : seg.rows) {
-    std::string key = RowKey(c), new_key = NewRowKey(c);
-    if (!dead_keys_.empty() && (IsDeadKey(key) || (!new_key.empty() && IsDeadKey(new_key)))) {
-      DeadLetter(c, kQueuedState,
-                 "queued behind an earlier dead letter of the same row: retry applies them in source order");
-    } else if (peer_.on_unmapped_identity == UnmappedIdentity::kHold && held_keys_.count(key)) {
-      Hold(c);
-    } else {
-      kept.push_back(std::move(c));
-    }
+bool PeerApplier::QueuedBehind(const RowChange& c, const std::string& key, const std::string& new_key) {
+  if (!dead_keys_.empty() && (IsDeadKey(key) || (!new_key.empty() && IsDeadKey(new_key)))) {
+    DeadLetter(c, kQueuedState,
+               "queued behind an earlier dead letter of the same row: retry applies them in source order");
+    return true;
   }
-  seg.rows = std::move(kept);
+  if (peer_.on_unmapped_identity == UnmappedIdentity::kHold && held_keys_.count(key)) {
+    Hold(c);
+    return true;
+  }
+  return false;
 }
 
-void PeerApplier::Flush() {
-  std::vector<Segment> segments = TakePending();
+bool PeerApplier::ApplyRun(std::vector<Segment> segments, const CommitSql* commit) {
+  bool committed = false;
   for (std::size_t i = 0; i < segments.size(); ++i) {
-    // A later generation's rows follow their earlier changes: those may
-    // have just been dead-lettered or held.
-    if (i > 0) QueueBehind(segments[i]);
-    if (!segments[i].rows.empty()) ApplySegment(segments[i], false);
+    Segment& seg = segments[i];
+    if (i > 0 && (!dead_keys_.empty() || !held_keys_.empty())) {
+      // A later generation's rows follow their earlier changes, which the
+      // segments before may have just dead-lettered or held.
+      std::vector<RowChange> kept;
+      for (auto& c : seg.rows) {
+        if (!QueuedBehind(c, RowKey(c), NewRowKey(c))) kept.push_back(std::move(c));
+      }
+      seg.rows = std::move(kept);
+    }
+    if (seg.rows.empty()) continue;
+    committed = ApplySegment(seg, false, i + 1 == segments.size() ? commit : nullptr);
   }
+  return committed;
 }
+
+void PeerApplier::Flush() { ApplyRun(TakePending(), nullptr); }
 
 const std::vector<int>& PeerApplier::IdentityColumns(const Relation& relation) {
   std::string sig = Signature(relation);
@@ -1438,14 +1440,7 @@ void PeerApplier::CommitTransaction(Lsn end_lsn, bool snapshot, std::uint64_t so
   };
   bool committed = false;
   try {
-    // The last segment carries the commit.
-    std::vector<Segment> segments = TakePending();
-    for (std::size_t i = 0; i < segments.size(); ++i) {
-      if (i > 0) QueueBehind(segments[i]);
-      if (segments[i].rows.empty()) continue;
-      bool last = i + 1 == segments.size();
-      committed = ApplySegment(segments[i], false, last ? &progress : nullptr);
-    }
+    committed = ApplyRun(TakePending(), &progress);
     if (!committed) {
       if (!tx_open_ && !snapshot) return;  // nothing of that transaction maps to this peer
       ExecInTransaction(progress(tx_rows_));

@@ -201,11 +201,16 @@ class PeerApplier {
   void Flush();
   // pending_ and later_, in the order they apply; both left empty.
   std::vector<Segment> TakePending();
-  // Dead-letters (as queued) or holds the changes in `segment` whose row
-  // got a dead letter or a held change after they were added.
-  void QueueBehind(Segment& segment);
+  // When the row of `change` (`key`, and `new_key` for an update that moves
+  // it) has a dead letter waiting, dead-letters it as queued behind it; with
+  // on_unmapped_identity "hold", holds it when its row has a held change.
+  // True when it did either.
+  bool QueuedBehind(const RowChange& change, const std::string& key, const std::string& new_key);
   // Writes the progress row and COMMITs, given the rows applied in total.
   using CommitSql = std::function<std::string(std::size_t)>;
+  // Applies a run's segments in order, the last one carrying `commit` (when
+  // given); true when it did (as ApplySegment).
+  bool ApplyRun(std::vector<Segment> segments, const CommitSql* commit);
   // Both return true when they also ran `commit` (the segment's statement
   // carried the transaction's end).
   bool ApplySegment(Segment& segment, bool throw_on_error, const CommitSql* commit = nullptr);

@@ -202,6 +202,53 @@ TEST_F(SyncIdentityTest, ProvisionSkipHoldAndDeadLetters) {
   EXPECT_EQ(Expected("sp_provision", "true"), Actual("sp_provision"));
 }
 
+// A change whose learner has no account is held while the peer transaction
+// is being applied; the later changes of that row in the same source
+// transaction must wait behind it, even when their learner does have an
+// account: applied at once, they would be overwritten by the older held one
+// when it is released. Here the later changes come from the statement after
+// (an insert, then its update) and from the same run of updates (each row
+// changed twice, the second change in the run's next segment).
+TEST_F(SyncIdentityTest, LaterChangesInTheSameTransactionWaitBehindAHeldOne) {
+  auto src = source_.Connect("learnhub");
+  src.Exec(
+      "CREATE TABLE notes (id int PRIMARY KEY, user_id int, body text); "
+      "INSERT INTO notes SELECT g, 1 + g % 5, 'before' FROM generate_series(1, 100) g");
+  for (const char* db : {"sp_provision", "sp_skip", "sp_hold"}) {
+    peers_.Connect(db).Exec("CREATE TABLE notes (id int PRIMARY KEY, user_id uuid, body text)");
+  }
+  std::string config = WriteConfig("notes.json", R"J([{ "source": "notes", "target": "notes", "key": ["id"],
+      "columns": { "id": "id", "user_id": { "identity": "user_id" }, "body": "body" } }])J");
+  pid_t daemon = StartDaemon(config, log_);
+  auto prov = peers_.Connect("sp_provision");
+  auto hold = peers_.Connect("sp_hold");
+  WaitFor(hold, "SELECT count(*) FROM notes", "100");
+
+  src.Exec(
+      "BEGIN; "
+      "UPDATE notes SET user_id = 6 WHERE id <= 80; "
+      "UPDATE notes SET user_id = 2, body = 'after' WHERE id <= 80; "
+      "INSERT INTO notes VALUES (500, 7, 'new'); "
+      "UPDATE notes SET user_id = 3, body = 'newer' WHERE id = 500; "
+      "COMMIT");
+  WaitFor(hold, "SELECT count(*) FROM crosswalk_sync.held", "162");  // 80 + 80 + 1 + 1
+  EXPECT_EQ(*hold.Scalar("SELECT count(*) FROM notes WHERE body <> 'before'"), "0");
+  EXPECT_EQ(*hold.Scalar("SELECT count(*) FROM crosswalk_sync.dead_letter"), "0");
+
+  // Once learners 6 and 7 have accounts on sp_hold (sp_provision made them
+  // known to the hub), every held change applies, in order.
+  WaitFor(prov, "SELECT count(*) FROM notes WHERE body = 'newer'", "1");
+  src.Exec(
+      "SELECT crosswalk.link('sp_hold', md5('sp_hold' || u)::uuid::text, crosswalk.resolve('learnhub', u)) "
+      "FROM unnest(ARRAY['6', '7']) u");
+  WaitFor(hold, "SELECT count(*) FROM crosswalk_sync.held", "0");
+  ExpectSameRows(src, hold,
+                 "SELECT id || '|' || crosswalk.translate(user_id::text, 'learnhub', 'sp_hold') || '|' || body "
+                 "FROM notes",
+                 "SELECT id || '|' || user_id || '|' || body FROM notes");
+  EXPECT_EQ(StopDaemon(daemon), 0);
+}
+
 // The migration's one-COPY path (every target column a same-typed source
 // column or a translated id): rows whose id does not translate are taken out
 // of the COPY and go through the statement path, which provisions, skips or
