@@ -580,13 +580,6 @@ void PeerApplier::AddChange(RowChange change) {
     RelationCache::CheckTuple(rel, change.new_tuple, change.lsn, ChangeOpName(change.op));
   if (change.old_kind) RelationCache::CheckTuple(rel, change.old_tuple, change.lsn, "old tuple");
 
-  if (peer_.on_unmapped_identity == UnmappedIdentity::kHold && !held_keys_.empty() &&
-      held_keys_.count(RowKey(change))) {
-    // An earlier change of this row is parked: this one queues behind it.
-    Flush();
-    Hold(change);
-    return;
-  }
   std::string mask = SegmentMask(change);
   std::string key = RowKey(change);
   std::string new_key = NewRowKey(change);
@@ -608,8 +601,8 @@ void PeerApplier::AddChange(RowChange change) {
     pending_.op = change.op;
     pending_.mask = mask;
   }
-  // After the flush above, which may have dead-lettered or held an earlier
-  // change of this row.
+  // An earlier change of this row may be parked, held or dead-lettered,
+  // before or by the flush above: this one queues behind it.
   if (QueuedBehind(change, key, new_key)) return;
   // A segment never holds two changes of one row: an update of a row this
   // run already changed goes to the next generation (later_), applied after
@@ -647,13 +640,13 @@ std::vector<PeerApplier::Segment> PeerApplier::TakePending() {
 }
 
 bool PeerApplier::QueuedBehind(const RowChange& c, const std::string& key, const std::string& new_key) {
+  if (peer_.on_unmapped_identity == UnmappedIdentity::kHold && held_keys_.count(key)) {
+    Hold(c);
+    return true;
+  }
   if (!dead_keys_.empty() && (IsDeadKey(key) || (!new_key.empty() && IsDeadKey(new_key)))) {
     DeadLetter(c, kQueuedState,
                "queued behind an earlier dead letter of the same row: retry applies them in source order");
-    return true;
-  }
-  if (peer_.on_unmapped_identity == UnmappedIdentity::kHold && held_keys_.count(key)) {
-    Hold(c);
     return true;
   }
   return false;

@@ -201,10 +201,11 @@ class PeerApplier {
   void Flush();
   // pending_ and later_, in the order they apply; both left empty.
   std::vector<Segment> TakePending();
-  // When the row of `change` (`key`, and `new_key` for an update that moves
-  // it) has a dead letter waiting, dead-letters it as queued behind it; with
-  // on_unmapped_identity "hold", holds it when its row has a held change.
-  // True when it did either.
+  // With on_unmapped_identity "hold", holds `change` when its row (`key`)
+  // has a held change; when the row (`key`, and `new_key` for an update
+  // that moves it) has a dead letter waiting, dead-letters it as queued
+  // behind it. True when it did either: the one check every change passes,
+  // when added and again before a later generation is applied.
   bool QueuedBehind(const RowChange& change, const std::string& key, const std::string& new_key);
   // Writes the progress row and COMMITs, given the rows applied in total.
   using CommitSql = std::function<std::string(std::size_t)>;

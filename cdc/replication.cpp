@@ -118,7 +118,6 @@ void ReplicationConnection::StartReplication(const std::string& slot, Lsn start,
   // Until the caller reports, keepalives are answered with where streaming
   // started: the caller's stored position, never past what it has applied.
   reported_written_ = reported_flushed_ = start;
-  reported_ = true;
   reader_ = std::thread([this] { ReadAhead(); });
 }
 
@@ -174,7 +173,7 @@ void ReplicationConnection::ReadAhead() {
         more = n > 0 && batch_bytes < (1u << 20);
         if (batch.empty() || more) continue;
         std::unique_lock<std::mutex> lock(mu_);
-        if (reply && reported_ && !status_) {
+        if (reply && !status_) {
           status_ = EncodeStandbyStatus(reported_written_, reported_flushed_, reported_flushed_, PostgresNow(), false);
         }
         reply = false;
@@ -256,7 +255,6 @@ void ReplicationConnection::SendStatus(Lsn written, Lsn flushed, bool reply_requ
     status_ = EncodeStandbyStatus(written, flushed, flushed, PostgresNow(), reply_requested);
     reported_written_ = written;
     reported_flushed_ = flushed;
-    reported_ = true;
   }
   Wake();
 }

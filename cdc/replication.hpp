@@ -96,7 +96,6 @@ class ReplicationConnection {
   std::size_t queued_bytes_ = 0;
   std::optional<std::string> status_;                // to send
   Lsn reported_written_ = 0, reported_flushed_ = 0;  // last handed over (at first, the start), for keepalive replies
-  bool reported_ = false;
   std::exception_ptr error_;
   bool stop_ = false;
 };
